@@ -1,0 +1,32 @@
+"""liftlab: customer-lifecycle campaign experiments with honest uplift."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from liftlab.config import Arm, Campaign, Experiment, Metric, Project
+from liftlab.errors import ConfigError, DataError, LiftlabError, StoreError
+from liftlab.lifecycle import SEGMENT_NAMES, SEGMENTS, STAGES
+from liftlab.loading import load_experiment, load_experiments, load_project
+from liftlab.validation import validate_experiment, validate_paths
+
+__all__ = [
+    "Arm",
+    "Campaign",
+    "ConfigError",
+    "DataError",
+    "Experiment",
+    "LiftlabError",
+    "Metric",
+    "Project",
+    "SEGMENTS",
+    "SEGMENT_NAMES",
+    "STAGES",
+    "StoreError",
+    "__version__",
+    "load_experiment",
+    "load_experiments",
+    "load_project",
+    "validate_experiment",
+    "validate_paths",
+]
