@@ -1,0 +1,51 @@
+"""liftlab.stats: the statistics engine, pure functions over sufficient statistics.
+
+`Sample` / `CovariateSample` in; frozen result records out. See each module's docstring for
+formulas and sources.
+"""
+
+from __future__ import annotations
+
+from liftlab.stats.bayesian import (
+    BayesianResult,
+    BetaPrior,
+    NormalPrior,
+    ProbBestResult,
+    bayesian,
+    bayesian_batch,
+    prob_best,
+)
+from liftlab.stats.cuped import CupedResult, cuped
+from liftlab.stats.frequentist import FrequentistResult, frequentist, frequentist_batch
+from liftlab.stats.multiple import adjust
+from liftlab.stats.power import Mde, SampleSize, mde, sample_size
+from liftlab.stats.samples import CovariateSample, Sample
+from liftlab.stats.sequential import SequentialResult, sequential, sequential_batch
+from liftlab.stats.srm import SrmResult, srm
+
+__all__ = [
+    "BayesianResult",
+    "BetaPrior",
+    "CovariateSample",
+    "CupedResult",
+    "FrequentistResult",
+    "Mde",
+    "NormalPrior",
+    "ProbBestResult",
+    "Sample",
+    "SampleSize",
+    "SequentialResult",
+    "SrmResult",
+    "adjust",
+    "bayesian",
+    "bayesian_batch",
+    "cuped",
+    "frequentist",
+    "frequentist_batch",
+    "mde",
+    "prob_best",
+    "sample_size",
+    "sequential",
+    "sequential_batch",
+    "srm",
+]
