@@ -26,9 +26,11 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from liftlab.cli.power import power
     from liftlab.cli.validate import validate
 
-    cli.add_command(validate)
+    for command in (validate, power):
+        cli.add_command(command)
 
 
 _register()
