@@ -203,3 +203,15 @@ def test_renderings_show_the_same_results(tmp_path) -> None:  # type: ignore[no-
     for image in images:
         assert base64.b64decode(image).startswith(b"\x89PNG\r\n\x1a\n")
     assert json.loads(render(report, "json"))["experiment"] == "rep"
+
+
+def test_segment_discussion_names_every_segment_and_arm() -> None:
+    from liftlab.render import segment_discussion
+
+    report = build_report(EXPERIMENT, _tables(_units(n=20_000)))
+    paragraphs = segment_discussion(report)
+    assert set(paragraphs) == {"at_risk", "champion"}
+    assert "a vs control on purchase" in paragraphs["at_risk"]
+    assert "vip added" in paragraphs["champion"] and "ROI" in paragraphs["champion"]
+    skewed = build_report(EXPERIMENT, _tables(_units(skew={"champion": [0.6, 0.4]})))
+    assert "SRM" in segment_discussion(skewed)["champion"]

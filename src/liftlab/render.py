@@ -47,6 +47,12 @@ def _p(value: float) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def _p_is(value: float) -> str:
+    """`p=0.043` or `p<0.001`, for sentences."""
+    shown = _p(value)
+    return f"p{shown}" if shown.startswith("<") else f"p={shown}"
+
+
 def result_rows(report: Report) -> list[list[str]]:
     """The main table's rows, as strings, shared by every text format."""
     rows = []
@@ -105,14 +111,14 @@ def summary_lines(report: Report) -> list[str]:
     for h in report.holdout:
         lines.append(
             f"Programme vs global holdout ({h.metric}): {_pct(h.rel_uplift)} "
-            f"{_interval(h.rel_ci, _pct)}, p={_p(h.p_value)}; {h.n_campaigned:,} campaigned vs "
+            f"{_interval(h.rel_ci, _pct)}, {_p_is(h.p_value)}; {h.n_campaigned:,} campaigned vs "
             f"{h.n_holdout:,} held out; incremental {_num(h.incremental, 1)} "
             f"{_interval(h.incremental_ci, lambda v: _num(v, 1))}."
         )
     flagged = [s for s in report.srm if s.flagged]
     for s in flagged:
         counts = ", ".join(f"{a}={o:,} (expected {e:,.0f})" for a, o, e in zip(s.arms, s.observed, s.expected))
-        lines.append(f"SRM in {s.segment}: p={_p(s.p_value)}; {counts}.")
+        lines.append(f"SRM in {s.segment}: {_p_is(s.p_value)}; {counts}.")
     lines.extend(report.notes)
     lines.append(
         f"Intervals at {1 - report.alpha:.0%}; p-values adjusted across all {len(report.results)} "
@@ -240,3 +246,40 @@ def render(report: Report, fmt: str, timeline: pd.DataFrame | None = None) -> st
     console = Console(file=io.StringIO(), width=160)
     to_table(report, console)
     return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def segment_discussion(report: Report) -> dict[str, str]:
+    """A short plain-language paragraph per segment: what its campaign did, and how sure we are.
+
+    The review notebook prints these as the starting point of the analyst's discussion.
+    """
+    srm_by_segment = {s.segment: s for s in report.srm}
+    value_by_arm = {(v.segment, v.arm): v for v in report.value}
+    paragraphs: dict[str, str] = {}
+    for segment in dict.fromkeys(r.segment for r in report.results):
+        rows = [r for r in report.results if r.segment == segment]
+        check = srm_by_segment.get(segment)
+        sentences = []
+        if check is not None and check.flagged:
+            sentences.append(
+                f"The arm split is off (SRM {_p_is(check.p_value)}): assignment or logging is broken "
+                "for this segment, so none of its numbers should be trusted until that is fixed."
+            )
+        for r in rows:
+            interval = _interval(r.rel_ci, _pct)
+            sentence = (
+                f"{r.arm} vs {r.control_arm} on {r.metric}: {_pct(r.rel_uplift)} {interval}, "
+                f"adjusted {_p_is(r.p_value_adjusted)}, P(beat control)={_pct(r.prob_beat_control, 0, sign=False)}"
+                f" — {r.verdict}"
+            )
+            sentences.append(sentence + ".")
+        for arm in dict.fromkeys(r.arm for r in rows):
+            value = value_by_arm.get((segment, arm))
+            if value is not None and math.isfinite(value.incremental_revenue):
+                sentences.append(
+                    f"{arm} added {_num(value.incremental_revenue)} in revenue "
+                    f"{_interval(value.incremental_revenue_ci)} for a cost of {_num(value.cost)} "
+                    f"(ROI {_pct(value.roi, 0)})."
+                )
+        paragraphs[segment] = " ".join(sentences)
+    return paragraphs
