@@ -1,0 +1,212 @@
+"""Assigning customers to arms: global holdout first, then layer exclusivity, then arm weights.
+
+For every customer in one of the experiment's campaign segments:
+
+1. **Global holdout** — `bucket(project.holdout_salt, id) < project.holdout_fraction`: the
+   customer gets no campaign at all (recorded with `holdout=True` and no arm, so the
+   programme's total value can be measured against them).
+2. **Layer** — experiments sharing a `layer` split its traffic: the customer is in this
+   experiment only when `bucket("__" + layer, id, version=1)` falls in `layer_range`
+   (GrowthBook's namespace rule), so no customer is in two experiments of one layer.
+3. **Arm** — `bucket(experiment.salt, id, experiment.hash_version)` picks the arm whose range
+   contains it; arms take consecutive ranges of [0, 1) in declared order, by weight
+   (GrowthBook's `getBucketRanges` / `chooseVariation` with full coverage).
+
+The holdout and layer hashes are independent, so applying them in either order selects the
+same customers; a held-out customer is recorded by the experiment whose layer slice holds
+them. The batch path (`assign`) and the real-time path (`assign_one`) give the same answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from liftlab.config import Campaign, Experiment, Project
+from liftlab.errors import DataError
+from liftlab.hashing import bucket, bucket_many
+from liftlab.lifecycle import SEGMENT_NAMES
+
+ASSIGNMENT_COLUMNS = ("experiment", "unit_id", "segment", "arm", "bucket", "holdout")
+#: Accepted names for the unit id column, first match wins.
+ID_COLUMNS = ("unit_id", "customer_id")
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One customer's assignment: its arm, or `holdout=True` with no arm."""
+
+    experiment: str
+    unit_id: str
+    segment: str
+    arm: str | None
+    bucket: float
+    holdout: bool
+
+
+@dataclass(frozen=True)
+class AssignmentResult:
+    """Assignments (one row per customer in a campaign segment) and what was left out, by reason."""
+
+    assignments: pd.DataFrame
+    skipped: Mapping[str, int] = field(default_factory=dict)
+
+    def counts(self) -> pd.DataFrame:
+        """Customers per segment × arm (holdout as its own row)."""
+        frame = self.assignments.assign(arm=self.assignments["arm"].fillna("(global holdout)"))
+        return frame.groupby(["segment", "arm"], sort=False).size().rename("customers").reset_index()
+
+
+def _arm_ranges(campaign: Campaign) -> np.ndarray:
+    """Upper ends of the arms' consecutive ranges of [0, 1), in declared order."""
+    return np.cumsum([arm.weight for arm in campaign.arms])
+
+
+def _choose_arm(campaign: Campaign, position: float) -> str:
+    index = int(np.searchsorted(_arm_ranges(campaign), position, side="right"))
+    return campaign.arms[min(index, len(campaign.arms) - 1)].key
+
+
+def _in_layer(experiment: Experiment, position: float | np.ndarray) -> bool | np.ndarray:
+    low, high = experiment.layer_range
+    return (position >= low) & (position < high)
+
+
+def _sample_rows(frame: pd.DataFrame, mask: np.ndarray, limit: int = 3) -> str:
+    rows = frame[mask].head(limit)
+    return "; ".join(f"row {i}: {dict(r)}" for i, r in zip(rows.index, rows.to_dict("records")))
+
+
+def _unit_ids(customers: pd.DataFrame) -> tuple[str, pd.Series]:
+    """The id column as strings; DataError for nulls, blanks, floats or duplicates."""
+    column = next((c for c in ID_COLUMNS if c in customers.columns), None)
+    if column is None:
+        raise DataError(
+            f"customers need a unit id column ({' or '.join(ID_COLUMNS)}); "
+            f"got {', '.join(map(str, customers.columns))}",
+            field="unit_id",
+        )
+    raw = customers[column]
+    missing = raw.isna().to_numpy()
+    if missing.any():
+        raise DataError(
+            f"{int(missing.sum())} empty unit id(s), e.g. {_sample_rows(customers, missing)}",
+            field=column,
+        )
+    if pd.api.types.is_float_dtype(raw):
+        raise DataError("unit ids must be strings or integers, not decimals", field=column)
+    # Keep plain Python strings in an object column: converting to pandas' string dtype costs
+    # more than the hashing itself.
+    values = raw.to_numpy(dtype=object)
+    if not pd.api.types.is_string_dtype(raw) or raw.dtype != object:
+        values = raw.astype(str).to_numpy(dtype=object)
+    ids = pd.Series(values, index=customers.index, dtype=object)
+    blank = np.fromiter((not v.strip() for v in values), dtype=bool, count=len(values))
+    if blank.any():
+        raise DataError(
+            f"{int(blank.sum())} blank unit id(s), e.g. {_sample_rows(customers, blank)}",
+            field=column,
+        )
+    duplicated = ids.duplicated(keep=False).to_numpy()
+    if duplicated.any():
+        raise DataError(
+            f"{int(ids.duplicated().sum())} duplicate unit id(s): each customer must appear once, "
+            f"e.g. {_sample_rows(customers, duplicated)}",
+            field=column,
+        )
+    return column, ids
+
+
+def assign(
+    experiment: Experiment, customers: pd.DataFrame, project: Project | None = None
+) -> AssignmentResult:
+    """Assign every customer in one of `experiment`'s campaign segments (vectorised).
+
+    `customers` has a unit id column (`unit_id` or `customer_id`) and `segment`. Customers in
+    segments without a campaign, or outside the experiment's layer range, are not assigned and
+    are counted in `skipped`. Bad input — missing or blank or duplicate ids, segment names that
+    are neither lifecycle segments nor campaign segments — raises DataError with sample rows.
+    """
+    project = project or Project()
+    if "segment" not in customers.columns:
+        raise DataError("customers need a 'segment' column", field="segment")
+    _, ids = _unit_ids(customers)
+    segments = customers["segment"].astype("string")
+    campaign_segments = set(experiment.segments)
+    unknown = ~segments.isin(campaign_segments | set(SEGMENT_NAMES)).to_numpy(dtype=bool)
+    if unknown.any():
+        raise DataError(
+            f"{int(unknown.sum())} customer(s) with an unknown segment, e.g. "
+            f"{_sample_rows(customers, unknown)}",
+            field="segment",
+        )
+
+    in_campaign = segments.isin(campaign_segments).to_numpy(dtype=bool)
+    skipped: dict[str, int] = {}
+    if (~in_campaign).sum():
+        skipped["segment without a campaign"] = int((~in_campaign).sum())
+    ids = ids[in_campaign]
+    segments = segments[in_campaign]
+
+    if experiment.layer is not None:
+        inside = _in_layer(experiment, bucket_many("__" + experiment.layer, ids, 1))
+        if (~inside).sum():
+            skipped[f"outside layer {experiment.layer!r} range"] = int((~inside).sum())
+        ids, segments = ids[inside], segments[inside]
+
+    holdout = np.zeros(len(ids), dtype=bool)
+    if project.holdout_fraction > 0:
+        holdout = bucket_many(project.holdout_salt, ids, project.hash_version) < project.holdout_fraction
+
+    positions = bucket_many(experiment.salt, ids, experiment.hash_version)
+    arms = np.full(len(ids), None, dtype=object)
+    segment_values = segments.to_numpy(dtype=object)
+    for campaign in experiment.campaigns:
+        rows = segment_values == campaign.segment
+        if not rows.any():
+            continue
+        index = np.searchsorted(_arm_ranges(campaign), positions[rows], side="right")
+        keys = np.array([arm.key for arm in campaign.arms], dtype=object)
+        arms[rows] = keys[np.minimum(index, len(campaign.arms) - 1)]
+    arms[holdout] = None
+
+    frame = pd.DataFrame(
+        {
+            "experiment": experiment.key,
+            "unit_id": ids.to_numpy(dtype=object),
+            "segment": segment_values,
+            "arm": arms,
+            "bucket": positions,
+            "holdout": holdout,
+        }
+    )
+    return AssignmentResult(assignments=frame, skipped=skipped)
+
+
+def assign_one(
+    experiment: Experiment, unit_id: str, segment: str, project: Project | None = None
+) -> Assignment | None:
+    """The real-time form of `assign` for one customer; None when the experiment excludes them.
+
+    Same hashes and order as the batch path, so a customer looked up here gets the arm the
+    nightly batch gives.
+    """
+    if not isinstance(unit_id, str) or not unit_id.strip():
+        raise DataError(f"unit id must be a non-empty string, got {unit_id!r}", field="unit_id")
+    campaign = next((c for c in experiment.campaigns if c.segment == segment), None)
+    if campaign is None:
+        return None
+    if experiment.layer is not None and not _in_layer(
+        experiment, bucket("__" + experiment.layer, unit_id, 1)
+    ):
+        return None
+    project = project or Project()
+    position = bucket(experiment.salt, unit_id, experiment.hash_version)
+    held = project.holdout_fraction > 0 and (
+        bucket(project.holdout_salt, unit_id, project.hash_version) < project.holdout_fraction
+    )
+    arm = None if held else _choose_arm(campaign, position)
+    return Assignment(experiment.key, unit_id, segment, arm, position, bool(held))
