@@ -215,3 +215,17 @@ def test_segment_discussion_names_every_segment_and_arm() -> None:
     assert "vip added" in paragraphs["champion"] and "ROI" in paragraphs["champion"]
     skewed = build_report(EXPERIMENT, _tables(_units(skew={"champion": [0.6, 0.4]})))
     assert "SRM" in segment_discussion(skewed)["champion"]
+
+
+def test_json_validates_against_the_published_schema() -> None:
+    from importlib.resources import files
+
+    import jsonschema
+
+    schema = json.loads(files("liftlab").joinpath("data/report.schema.json").read_text())
+    report = build_report(EXPERIMENT, _tables(_units(n=2_000)))
+    jsonschema.validate(json.loads(report.to_json()), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        broken = json.loads(report.to_json())
+        del broken["results"][0]["p_value_adjusted"]
+        jsonschema.validate(broken, schema)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from liftlab.errors import LiftlabError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,3 +33,22 @@ def friendly_errors(func: F) -> F:
             raise SystemExit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def read_table(path: Path) -> "pd.DataFrame":
+    """Read a CSV (or Parquet, when pyarrow is installed) into a DataFrame.
+
+    DataError naming the file when it is missing, empty or not parseable.
+    """
+    import pandas as pd
+
+    from liftlab.errors import DataError
+
+    try:
+        if path.suffix.lower() == ".parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path, dtype={"unit_id": str, "customer_id": str})
+    except FileNotFoundError:
+        raise DataError("no such file", file=path) from None
+    except (ValueError, OSError, pd.errors.ParserError, ImportError) as exc:
+        raise DataError(f"cannot read: {exc}", file=path) from None
