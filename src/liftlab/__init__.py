@@ -4,14 +4,18 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from liftlab.assignment import Assignment, AssignmentResult, assign, assign_one
 from liftlab.config import Arm, Campaign, Experiment, Metric, Project
 from liftlab.errors import ConfigError, DataError, LiftlabError, StoreError
+from liftlab.hashing import bucket, bucket_many
 from liftlab.lifecycle import SEGMENT_NAMES, SEGMENTS, STAGES
 from liftlab.loading import load_experiment, load_experiments, load_project
 from liftlab.validation import validate_experiment, validate_paths
 
 __all__ = [
     "Arm",
+    "Assignment",
+    "AssignmentResult",
     "Campaign",
     "ConfigError",
     "DataError",
@@ -24,6 +28,10 @@ __all__ = [
     "STAGES",
     "StoreError",
     "__version__",
+    "assign",
+    "assign_one",
+    "bucket",
+    "bucket_many",
     "load_experiment",
     "load_experiments",
     "load_project",
