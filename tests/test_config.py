@@ -12,12 +12,12 @@ from liftlab import Arm, Campaign, Experiment, Metric
 
 
 def _experiment(**overrides: object) -> Experiment:
-    fields: dict[str, object] = dict(
-        key="exp",
-        start=date(2026, 1, 1),
-        metrics=[Metric("purchase", "conversion")],
-        campaigns=[Campaign("at_risk", arms=[Arm("control", 0.5, control=True), Arm("t", 0.5)])],
-    )
+    fields: dict[str, object] = {
+        "key": "exp",
+        "start": date(2026, 1, 1),
+        "metrics": [Metric("purchase", "conversion")],
+        "campaigns": [Campaign("at_risk", arms=[Arm("control", 0.5, control=True), Arm("t", 0.5)])],
+    }
     fields.update(overrides)
     return Experiment(**fields)  # type: ignore[arg-type]
 

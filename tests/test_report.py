@@ -142,7 +142,7 @@ def test_totals_add_strata_with_the_shared_control() -> None:
     assert total.incremental == pytest.approx(sum(r.incremental for r in rows))
     # Variance: each arm's (n_T·se)² plus 2·n_a·n_b·Var(control mean) within at_risk.
     a, b = [r for r in rows if r.segment == "at_risk"]
-    (c,) = [r for r in rows if r.segment == "champion"]
+    (_c,) = [r for r in rows if r.segment == "champion"]
     var = sum((r.abs_se * r.n_treatment) ** 2 for r in rows) + 2 * a.n_treatment * b.n_treatment * a.control_se**2
     half = 1.959963984540054 * math.sqrt(var)
     assert total.incremental_ci == pytest.approx((total.incremental - half, total.incremental + half))

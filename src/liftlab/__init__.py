@@ -13,6 +13,9 @@ from liftlab.loading import load_experiment, load_experiments, load_project
 from liftlab.validation import validate_experiment, validate_paths
 
 __all__ = [
+    "SEGMENTS",
+    "SEGMENT_NAMES",
+    "STAGES",
     "Arm",
     "Assignment",
     "AssignmentResult",
@@ -23,9 +26,6 @@ __all__ = [
     "LiftlabError",
     "Metric",
     "Project",
-    "SEGMENTS",
-    "SEGMENT_NAMES",
-    "STAGES",
     "StoreError",
     "__version__",
     "assign",

@@ -16,10 +16,10 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: never needs a display
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from liftlab.report import Report  # noqa: E402
+from liftlab.report import Report
 
 COLOURS = {"winner": "#1a7f37", "loser": "#cf222e", "other": "#57606a"}
 

@@ -56,9 +56,7 @@ def bucket(salt: str, unit_id: str, version: int = 2) -> float:
 
 
 def _as_strings(unit_ids: Iterable[str] | np.ndarray | pd.Series) -> list[str]:
-    if isinstance(unit_ids, pd.Series | pd.Index):
-        values = unit_ids.tolist()
-    elif isinstance(unit_ids, np.ndarray):
+    if isinstance(unit_ids, (pd.Series | pd.Index, np.ndarray)):
         values = unit_ids.tolist()
     else:
         values = list(unit_ids)

@@ -278,7 +278,7 @@ def _experiments_from_python(file: Path) -> list[Experiment]:
         raise ConfigError("no such file", file=file)
     try:
         namespace = runpy.run_path(str(file), run_name=f"liftlab_experiments_{file.stem}")
-    except Exception as exc:  # the file is user code: report, never crash
+    except Exception as exc:  # noqa: BLE001 — the file is user code: report, never crash
         line = None
         for frame in traceback.extract_tb(sys.exc_info()[2]):
             if Path(frame.filename).resolve() == file.resolve():

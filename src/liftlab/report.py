@@ -18,7 +18,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from statistics import NormalDist
 from typing import Any
 
@@ -431,7 +431,7 @@ def build_report(
     return Report(
         experiment=experiment.key,
         experiment_name=experiment.name,
-        generated_at=(generated_at or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+        generated_at=(generated_at or datetime.now(UTC)).isoformat(timespec="seconds"),
         alpha=alpha,
         correction=correction,
         results=tuple(results),

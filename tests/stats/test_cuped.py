@@ -96,7 +96,7 @@ def test_adjusted_samples_feed_the_bayesian_engine() -> None:
     adjusted = cuped(control, treatment)
     plain = bayesian(control, treatment, kind="revenue")
     sharper = bayesian(adjusted.control, adjusted.treatment, kind="revenue")
-    width = lambda ci: ci[1] - ci[0]  # noqa: E731
+    width = lambda ci: ci[1] - ci[0]
     assert width(sharper.credible_interval) < 0.8 * width(plain.credible_interval)
 
 

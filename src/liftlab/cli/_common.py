@@ -35,7 +35,7 @@ def friendly_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def read_table(path: Path) -> "pd.DataFrame":
+def read_table(path: Path) -> pd.DataFrame:
     """Read a CSV (or Parquet, when pyarrow is installed) into a DataFrame.
 
     DataError naming the file when it is missing, empty or not parseable.
