@@ -1,0 +1,126 @@
+"""Sufficient statistics straight from SQL: one GROUP BY per experiment × metric.
+
+For each exposed, non-holdout unit, y is its value of the metric in the window after its
+first exposure — for a conversion metric 1 when it had at least one matching event in
+[t0, t0 + window), else 0; for a revenue metric the sum of those events' values — and x is the
+same quantity over the pre-period [t0 − window, t0), the CUPED covariate. The query returns
+per segment × arm: n, Σy, Σy², Σx, Σx², Σxy. Statistics never see a raw event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import text
+
+from liftlab.config import Experiment, Metric
+from liftlab.store import EventStore
+
+DAY_US = 86_400_000_000
+_FAR_FUTURE = 2**62
+
+_UNITS = """
+first AS (
+    SELECT e.unit_id, MIN(e.segment) AS segment, MIN(e.arm) AS arm, MIN(e.ts) AS t0
+    FROM exposures e
+    JOIN assignments a ON a.experiment = e.experiment AND a.unit_id = e.unit_id AND a.holdout = 0
+    WHERE e.experiment = :experiment AND e.ts < :until
+    GROUP BY e.unit_id
+)"""
+
+
+def _value(kind: str, low: str, high: str) -> str:
+    """SQL for a unit's metric value from its joined events between two bounds."""
+    inside = f"c.ts >= {low} AND c.ts < {high}"
+    if kind == "conversion":
+        return f"MAX(CASE WHEN {inside} THEN 1.0 ELSE 0.0 END)"
+    return f"COALESCE(SUM(CASE WHEN {inside} THEN c.value ELSE 0.0 END), 0.0)"
+
+
+def _micros(moment: datetime | None) -> int:
+    if moment is None:
+        return _FAR_FUTURE
+    stamp = pd.Timestamp(moment)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return int(stamp.value // 1000)
+
+
+def aggregate(
+    store: EventStore, experiment: Experiment, metric: Metric, *, until: datetime | None = None
+) -> pd.DataFrame:
+    """Per segment × arm: n, sum, sum_sq, x_sum, x_sum_sq, xy_sum for one metric.
+
+    `until` counts only exposures and conversions before that moment (a look at the data as it
+    stood then, for timelines and sequential monitoring).
+    """
+    y = _value(metric.kind, "f.t0", "f.t0 + :window")
+    x = _value(metric.kind, "f.t0 - :window", "f.t0")
+    query = f"""
+    WITH {_UNITS},
+    per_unit AS (
+        SELECT f.segment, f.arm, {y} AS y, {x} AS x
+        FROM first f
+        LEFT JOIN conversions c
+          ON c.unit_id = f.unit_id AND c.event = :event
+         AND c.ts >= f.t0 - :window AND c.ts < f.t0 + :window AND c.ts < :until
+        GROUP BY f.unit_id, f.segment, f.arm
+    )
+    SELECT segment, arm, COUNT(*) AS n, SUM(y) AS sum, SUM(y * y) AS sum_sq,
+           SUM(x) AS x_sum, SUM(x * x) AS x_sum_sq, SUM(x * y) AS xy_sum
+    FROM per_unit GROUP BY segment, arm ORDER BY segment, arm
+    """
+    params = {
+        "experiment": experiment.key,
+        "event": metric.event,
+        "window": metric.window_days * DAY_US,
+        "until": _micros(until),
+    }
+    with store.engine.connect() as conn:
+        frame = pd.read_sql_query(text(query), conn, params=params)
+    frame["n"] = frame["n"].astype(int)
+    return frame
+
+
+def holdout_aggregate(
+    store: EventStore, experiment: Experiment, metric: Metric, *, until: datetime | None = None
+) -> pd.DataFrame:
+    """The programme vs the global holdout: rows `campaigned` and `holdout` with n, sum, sum_sq.
+
+    Campaigned units are the experiment's exposed, non-holdout units, each measured in the
+    window after its first exposure. Holdout units were never exposed, so they are measured in
+    the window after the experiment's first send (its earliest exposure).
+    """
+    y_campaigned = _value(metric.kind, "f.t0", "f.t0 + :window")
+    y_holdout = _value(metric.kind, "s.t0", "s.t0 + :window")
+    query = f"""
+    WITH {_UNITS},
+    send AS (SELECT MIN(ts) AS t0 FROM exposures WHERE experiment = :experiment AND ts < :until),
+    campaigned AS (
+        SELECT {y_campaigned} AS y FROM first f
+        LEFT JOIN conversions c ON c.unit_id = f.unit_id AND c.event = :event
+             AND c.ts >= f.t0 AND c.ts < f.t0 + :window AND c.ts < :until
+        GROUP BY f.unit_id
+    ),
+    held AS (
+        SELECT {y_holdout} AS y FROM assignments a CROSS JOIN send s
+        LEFT JOIN conversions c ON c.unit_id = a.unit_id AND c.event = :event
+             AND c.ts >= s.t0 AND c.ts < s.t0 + :window AND c.ts < :until
+        WHERE a.experiment = :experiment AND a.holdout = 1 AND s.t0 IS NOT NULL
+        GROUP BY a.unit_id
+    )
+    SELECT 'campaigned' AS "group", COUNT(*) AS n, COALESCE(SUM(y), 0) AS sum,
+           COALESCE(SUM(y * y), 0) AS sum_sq FROM campaigned
+    UNION ALL
+    SELECT 'holdout', COUNT(*), COALESCE(SUM(y), 0), COALESCE(SUM(y * y), 0) FROM held
+    """
+    params = {
+        "experiment": experiment.key,
+        "event": metric.event,
+        "window": metric.window_days * DAY_US,
+        "until": _micros(until),
+    }
+    with store.engine.connect() as conn:
+        frame = pd.read_sql_query(text(query), conn, params=params)
+    frame["n"] = frame["n"].astype(int)
+    return frame

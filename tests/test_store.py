@@ -1,0 +1,244 @@
+"""EventStore: idempotent logging, quarantine with reasons, sticky assignments, SQL aggregates."""
+
+from __future__ import annotations
+
+import multiprocessing
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from liftlab import Arm, Campaign, Experiment, Metric, Project, assign
+from liftlab.aggregate import DAY_US, aggregate, holdout_aggregate
+from liftlab.store import EventStore
+
+EXPERIMENT = Experiment(
+    key="store-test",
+    start=date(2026, 10, 1),
+    metrics=(Metric("purchase", "conversion", window_days=7), Metric("revenue", "revenue", window_days=7)),
+    campaigns=(
+        Campaign("at_risk", arms=(Arm("control", 0.5, control=True), Arm("offer", 0.5))),
+        Campaign("champion", arms=(Arm("control", 0.3, control=True), Arm("vip", 0.7))),
+    ),
+)
+PROJECT = Project(holdout_fraction=0.1, holdout_salt="h")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> EventStore:
+    s = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
+    s.register_experiment(EXPERIMENT)
+    return s
+
+
+def _assigned(store: EventStore, n: int = 2_000) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    people = pd.DataFrame({"unit_id": [f"u{i}" for i in range(n)],
+                           "segment": rng.choice(["at_risk", "champion"], n)})
+    frame = assign(EXPERIMENT, people, PROJECT).assignments
+    store.save_assignments(frame)
+    return frame
+
+
+def _exposures(frame: pd.DataFrame) -> pd.DataFrame:
+    active = frame[~frame["holdout"]]
+    return pd.DataFrame({"experiment": active["experiment"], "unit_id": active["unit_id"],
+                         "segment": active["segment"], "arm": active["arm"], "channel": "email",
+                         "timestamp": pd.Timestamp("2026-10-01 09:00", tz="UTC")})
+
+
+def test_register_is_versioned(store: EventStore) -> None:
+    assert store.register_experiment(EXPERIMENT).status == "unchanged"
+    changed = Experiment(**{**EXPERIMENT.__dict__, "name": "renamed"})
+    result = store.register_experiment(changed)
+    assert (result.status, result.version) == ("changed", 2)
+    assert store.experiment_config("store-test")["name"] == "renamed"
+
+
+def test_assignments_are_sticky(store: EventStore) -> None:
+    frame = _assigned(store)
+    again = store.save_assignments(frame)
+    assert (again.inserted, again.unchanged, again.conflicting) == (0, len(frame), 0)
+    moved = frame.copy()
+    flip = (~moved["holdout"]) & (moved["segment"] == "at_risk")
+    moved.loc[flip, "arm"] = moved.loc[flip, "arm"].map({"control": "offer", "offer": "control"})
+    extra = pd.DataFrame([{"experiment": "store-test", "unit_id": "new-1", "segment": "at_risk",
+                           "arm": "offer", "bucket": 0.9, "holdout": False}])
+    counts = store.save_assignments(pd.concat([moved, extra], ignore_index=True))
+    assert counts.inserted == 1 and counts.conflicting == int(flip.sum())
+    stored = store.assignments("store-test").set_index("unit_id")
+    original = frame.set_index("unit_id")
+    assert (stored.loc[original.index, "arm"].fillna("-") == original["arm"].fillna("-")).all()
+
+
+def test_same_file_twice_counts_once(store: EventStore) -> None:
+    exposures = _exposures(_assigned(store))
+    first = store.log_exposures(exposures)
+    second = store.log_exposures(exposures)
+    assert first.inserted == len(exposures) and first.duplicates == 0
+    assert (second.inserted, second.duplicates, second.rejected) == (0, len(exposures), 0)
+    assert store.count("exposures") == len(exposures)
+
+
+def test_bad_rows_are_quarantined_and_good_rows_kept(store: EventStore) -> None:
+    frame = _assigned(store)
+    exposures = _exposures(frame).astype(object).reset_index(drop=True)
+    n = len(exposures)
+    bad = {
+        0: ("unit_id", None, "missing field 'unit_id'"),
+        1: ("timestamp", "not a time", "unparseable timestamp"),
+        2: ("arm", "nonsense", "arm differs"),
+        3: ("experiment", "nope", "unknown experiment"),
+        4: ("segment", "hibernating", "segment differs"),
+        5: ("unit_id", 12345.5, "not text"),
+    }
+    for row, (column, value, _) in bad.items():
+        exposures.at[row, column] = value
+    held = frame[frame["holdout"]].iloc[0]
+    exposures.loc[n] = [held["experiment"], held["unit_id"], held["segment"], "offer", "email",
+                        pd.Timestamp("2026-10-01", tz="UTC")]
+    counts = store.log_exposures(exposures, source="exposures.csv")
+    assert counts.inserted == n - len(bad)
+    assert counts.rejected == len(bad) + 1
+    quarantine = store.quarantine().set_index("line")
+    for row, (_, _, reason) in bad.items():
+        assert reason in quarantine.loc[row + 2, "reason"]
+    assert "global holdout" in quarantine.loc[n + 2, "reason"]
+    assert (quarantine["source"] == "exposures.csv").all()
+
+
+def test_conversion_checks(store: EventStore) -> None:
+    rows = pd.DataFrame({
+        "unit_id": ["a", "b", "c", "d", None],
+        "event": ["purchase"] * 5,
+        "value": [10.0, np.nan, -1.0, "ten", 3.0],
+        "timestamp": ["2026-10-02T10:00:00Z"] * 5,
+    })
+    counts = store.log_conversions(rows)
+    assert (counts.inserted, counts.rejected) == (1, 4)
+    reasons = " ".join(store.quarantine()["reason"])
+    for expected in ("NaN", "negative", "not a number", "missing field 'unit_id'"):
+        assert expected in reasons
+    single = store.log_conversion(unit_id="z", event="purchase", value=5, timestamp="2026-10-03")
+    assert single.inserted == 1
+    assert store.log_conversion(unit_id="z", event="purchase", value=5, timestamp="2026-10-03").duplicates == 1
+
+
+def _pandas_reference(store: EventStore, exposures: pd.DataFrame, conversions: pd.DataFrame,
+                      metric: Metric) -> pd.DataFrame:
+    assignments = store.assignments("store-test")
+    active = set(assignments.loc[~assignments["holdout"], "unit_id"])
+    exp = exposures[exposures["unit_id"].isin(active)].copy()
+    exp["t0"] = pd.to_datetime(exp["timestamp"], utc=True).dt.as_unit("us").astype("int64")
+    first = exp.groupby("unit_id").agg(segment=("segment", "first"), arm=("arm", "first"), t0=("t0", "min"))
+    conv = conversions[conversions["event"] == metric.event].copy()
+    conv["ts"] = pd.to_datetime(conv["timestamp"], utc=True).dt.as_unit("us").astype("int64")
+    joined = conv.merge(first, left_on="unit_id", right_index=True)
+    window = metric.window_days * DAY_US
+    post = joined[(joined.ts >= joined.t0) & (joined.ts < joined.t0 + window)]
+    pre = joined[(joined.ts >= joined.t0 - window) & (joined.ts < joined.t0)]
+    if metric.kind == "conversion":
+        y = post.groupby("unit_id").size().clip(upper=1).astype(float)
+        x = pre.groupby("unit_id").size().clip(upper=1).astype(float)
+    else:
+        y = post.groupby("unit_id")["value"].sum()
+        x = pre.groupby("unit_id")["value"].sum()
+    units = first.assign(y=y.reindex(first.index).fillna(0), x=x.reindex(first.index).fillna(0))
+    units = units.assign(y2=units.y**2, x2=units.x**2, xy=units.x * units.y)
+    return units.groupby(["segment", "arm"]).agg(
+        n=("y", "size"), sum=("y", "sum"), sum_sq=("y2", "sum"), x_sum=("x", "sum"),
+        x_sum_sq=("x2", "sum"), xy_sum=("xy", "sum")).reset_index()
+
+
+def test_aggregate_matches_pandas(store: EventStore) -> None:
+    frame = _assigned(store, 3_000)
+    exposures = _exposures(frame)
+    rng = np.random.default_rng(1)
+    exposures["timestamp"] = exposures["timestamp"] + pd.to_timedelta(rng.integers(0, 3 * 24, len(exposures)), unit="h")
+    # A second, later exposure for some units must not move their first exposure.
+    again = exposures.sample(300, random_state=2).assign(
+        timestamp=lambda f: f["timestamp"] + pd.Timedelta(days=2))
+    store.log_exposures(pd.concat([exposures, again]))
+    n_conv = 8_000
+    conversions = pd.DataFrame({
+        "unit_id": rng.choice(frame["unit_id"], n_conv),
+        "event": rng.choice(["purchase", "visit"], n_conv, p=[0.8, 0.2]),
+        "value": rng.lognormal(3, 1, n_conv).round(2),
+        "timestamp": pd.Timestamp("2026-09-20", tz="UTC")
+        + pd.to_timedelta(rng.integers(0, 30 * 24 * 60, n_conv), unit="min"),
+    })
+    store.log_conversions(conversions)
+    for metric in EXPERIMENT.metrics:
+        ours = aggregate(store, EXPERIMENT, metric).sort_values(["segment", "arm"], ignore_index=True)
+        reference = _pandas_reference(store, pd.concat([exposures, again]), conversions, metric)
+        reference = reference.sort_values(["segment", "arm"], ignore_index=True)
+        assert ours["n"].tolist() == reference["n"].tolist()
+        for column in ("sum", "sum_sq", "x_sum", "x_sum_sq", "xy_sum"):
+            np.testing.assert_allclose(ours[column], reference[column], rtol=1e-9, err_msg=column)
+    held = holdout_aggregate(store, EXPERIMENT, EXPERIMENT.metrics[0]).set_index("group")
+    assert held.loc["holdout", "n"] == int(frame["holdout"].sum())
+    assert held.loc["campaigned", "n"] == int((~frame["holdout"]).sum())
+
+
+def _log_worker(url: str, worker: int, n: int) -> None:
+    store = EventStore(url)
+    for start in range(0, n, 10_000):
+        rows = pd.DataFrame({
+            "unit_id": [f"w{worker}-{i}" for i in range(start, start + 10_000)],
+            "event": "purchase",
+            "value": 1.0,
+            "timestamp": "2026-10-05T12:00:00Z",
+        })
+        counts = store.log_conversions(rows)
+        assert counts.rejected == 0
+
+
+def test_four_processes_logging_at_once_lose_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    EventStore(url)
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_log_worker, args=(url, w, 50_000)) for w in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=240)
+        assert worker.exitcode == 0
+    assert EventStore(url).count("conversions") == 200_000
+
+
+def test_killed_load_leaves_whole_chunks_and_rerun_completes(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    url = f"sqlite:///{tmp_path / 'killed.db'}"
+    source = tmp_path / "big.csv"
+    n = 400_000
+    pd.DataFrame({
+        "unit_id": [f"k{i}" for i in range(n)], "event": "purchase", "value": 2.5,
+        "timestamp": "2026-10-05T12:00:00Z",
+    }).to_csv(source, index=False)
+    EventStore(url)
+    script = (
+        "import sys, pandas as pd\n"
+        "from liftlab.store import EventStore\n"
+        "store = EventStore(sys.argv[1])\n"
+        "print('ready', flush=True)\n"
+        "store.log_conversions(pd.read_csv(sys.argv[2]))\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script, url, str(source)], stdout=subprocess.PIPE)
+    assert process.stdout is not None and process.stdout.readline().strip() == b"ready"
+    deadline = time.time() + 60
+    store = EventStore(url)
+    while store.count("conversions") == 0 and time.time() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    partial = store.count("conversions")
+    assert partial % 50_000 == 0 and partial < n  # whole chunks only
+    counts = store.log_conversions(pd.read_csv(source))
+    assert counts.inserted == n - partial and counts.duplicates == partial
+    assert store.count("conversions") == n
