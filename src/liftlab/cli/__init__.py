@@ -26,10 +26,11 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from liftlab.cli.log import log
     from liftlab.cli.power import power
     from liftlab.cli.validate import validate
 
-    for command in (validate, power):
+    for command in (validate, log, power):
         cli.add_command(command)
 
 
