@@ -4,12 +4,16 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from liftlab.analysis import analyze
 from liftlab.assignment import Assignment, AssignmentResult, assign, assign_one
 from liftlab.config import Arm, Campaign, Experiment, Metric, Project
 from liftlab.errors import ConfigError, DataError, LiftlabError, StoreError
 from liftlab.hashing import bucket, bucket_many
 from liftlab.lifecycle import SEGMENT_NAMES, SEGMENTS, STAGES
 from liftlab.loading import load_experiment, load_experiments, load_project
+from liftlab.report import Report, build_report
+from liftlab.segments import segment_customers
+from liftlab.store import EventStore
 from liftlab.validation import validate_experiment, validate_paths
 
 __all__ = [
@@ -22,19 +26,24 @@ __all__ = [
     "Campaign",
     "ConfigError",
     "DataError",
+    "EventStore",
     "Experiment",
     "LiftlabError",
     "Metric",
     "Project",
+    "Report",
     "StoreError",
     "__version__",
+    "analyze",
     "assign",
     "assign_one",
     "bucket",
     "bucket_many",
+    "build_report",
     "load_experiment",
     "load_experiments",
     "load_project",
+    "segment_customers",
     "validate_experiment",
     "validate_paths",
 ]

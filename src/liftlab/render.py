@@ -68,7 +68,7 @@ def result_rows(report: Report) -> list[list[str]]:
                 _p(r.p_value_adjusted),
                 _pct(r.prob_beat_control, 0, sign=False),
                 f"{_num(r.incremental, 1)} {_interval(r.incremental_ci, lambda v: _num(v, 1))}",
-                r.verdict + (" (CUPED)" if r.cuped else ""),
+                r.verdict + (" *" if r.cuped else ""),
             ]
         )
     return rows
@@ -120,6 +120,8 @@ def summary_lines(report: Report) -> list[str]:
         counts = ", ".join(f"{a}={o:,} (expected {e:,.0f})" for a, o, e in zip(s.arms, s.observed, s.expected))
         lines.append(f"SRM in {s.segment}: {_p_is(s.p_value)}; {counts}.")
     lines.extend(report.notes)
+    if any(r.cuped for r in report.results):
+        lines.append("* = CUPED-adjusted with the pre-period (variance reduced, same estimand).")
     lines.append(
         f"Intervals at {1 - report.alpha:.0%}; p-values adjusted across all {len(report.results)} "
         f"comparisons ({report.correction}); Bayesian P(beat control) with flat priors."
@@ -132,9 +134,12 @@ def to_table(report: Report, console: Console | None = None) -> None:
     console = console or Console()
     console.print(f"[bold]{report.experiment_name}[/bold] ({report.experiment}) — {report.generated_at}")
     table = Table(show_lines=False, header_style="bold")
-    for header in RESULT_HEADERS:
-        table.add_column(header, overflow="fold")
-    for r, row in zip(report.results, result_rows(report)):
+    # The terminal drops the raw means to stay readable in 120 columns; the other formats keep them.
+    keep = [i for i, h in enumerate(RESULT_HEADERS) if h != "control → arm"]
+    for i in keep:
+        table.add_column(RESULT_HEADERS[i], overflow="fold")
+    for r, full_row in zip(report.results, result_rows(report)):
+        row = [full_row[i] for i in keep]
         style = "green" if r.verdict == "winner" else "red" if r.verdict == "loser" else None
         if r.verdict.startswith("no verdict"):
             style = "yellow"
@@ -243,7 +248,7 @@ def render(report: Report, fmt: str, timeline: pd.DataFrame | None = None) -> st
         return to_markdown(report)
     if fmt == "html":
         return to_html(report, timeline)
-    console = Console(file=io.StringIO(), width=160)
+    console = Console(file=io.StringIO(), width=140)
     to_table(report, console)
     return console.file.getvalue()  # type: ignore[attr-defined]
 

@@ -154,7 +154,7 @@ def _apply_rules(rules: Sequence[SegmentRule], r: np.ndarray, f: np.ndarray, m: 
     segment = np.full(r.size, None, dtype=object)
     for rule in rules:
         match = (
-            (segment == None)  # noqa: E711 — elementwise: not yet assigned
+            (segment == None)
             & (r >= rule.r[0]) & (r <= rule.r[1])
             & (f >= rule.f[0]) & (f <= rule.f[1])
             & (m >= rule.m[0]) & (m <= rule.m[1])

@@ -26,11 +26,15 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from liftlab.cli.analyze import analyze
+    from liftlab.cli.assign import assign
+    from liftlab.cli.demo import demo
     from liftlab.cli.log import log
     from liftlab.cli.power import power
+    from liftlab.cli.segment import segment
     from liftlab.cli.validate import validate
 
-    for command in (validate, log, power):
+    for command in (validate, segment, assign, log, analyze, power, demo):
         cli.add_command(command)
 
 

@@ -13,6 +13,7 @@ from liftlab.errors import LiftlabError
 
 if TYPE_CHECKING:
     import pandas as pd
+    from rich.console import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,3 +53,13 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError("no such file", file=path) from None
     except (ValueError, OSError, pd.errors.ParserError, ImportError) as exc:
         raise DataError(f"cannot read: {exc}", file=path) from None
+
+
+def console() -> Console:
+    """A rich console for command output: the terminal's width, or 150 columns when the
+    output goes to a file or a pipe, so wide tables stay on one line per row."""
+    import sys
+
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=150)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from liftlab.cli._common import console as make_console
 from liftlab.cli._common import friendly_errors, read_table
 
 
@@ -25,7 +26,6 @@ from liftlab.cli._common import friendly_errors, read_table
 def segment(customers_file: Path, orders_file: Path, visits_file: Path | None, as_of: str | None,
             rules_file: Path | None, out: Path) -> None:
     """Score recency, frequency and monetary value, and name each customer's lifecycle segment."""
-    from rich.console import Console
     from rich.table import Table
 
     from liftlab.errors import DataError
@@ -48,7 +48,7 @@ def segment(customers_file: Path, orders_file: Path, visits_file: Path | None, a
     else:
         result.to_csv(out, index=False)
 
-    console = Console()
+    console = make_console()
     overview = Table(title=f"Lifecycle segments as of {result.attrs['as_of'][:10]}", header_style="bold")
     for column in ("segment", "stage", "customers", "share", "recency (days)", "frequency", "monetary"):
         overview.add_column(column, justify="left" if column in ("segment", "stage") else "right")

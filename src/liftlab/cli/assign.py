@@ -1,0 +1,67 @@
+"""`liftlab assign EXPERIMENT_FILE --segments F`: sticky arm assignment into the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from liftlab.cli._common import console as make_console
+from liftlab.cli._common import friendly_errors, read_table
+
+
+@click.command()
+@click.argument("experiment_file", type=click.Path(path_type=Path))
+@click.option("--segments", "segments_file", type=click.Path(path_type=Path), required=True,
+              help="CSV with unit_id (or customer_id) and segment columns, e.g. from `liftlab segment`.")
+@click.option("--project", "project_path", type=click.Path(path_type=Path), default=None,
+              help="Project file or folder with liftlab.toml (default: the experiment's folder).")
+@click.option("--db", "db_url", default="sqlite:///liftlab.db", show_default=True,
+              help="SQLAlchemy URL of the event store.")
+@friendly_errors
+def assign(experiment_file: Path, segments_file: Path, project_path: Path | None, db_url: str) -> None:
+    """Assign customers to arms (global holdout first) and store them, sticky.
+
+    Re-running never moves a customer already assigned; new customers are assigned under the
+    current config. Prints customers per segment × arm with the expected count and an SRM
+    p-value for the assignment itself.
+    """
+    from rich.table import Table
+
+    from liftlab.assignment import assign as assign_customers
+    from liftlab.loading import load_experiment, load_project
+    from liftlab.stats import srm
+    from liftlab.store import EventStore
+
+    experiment = load_experiment(experiment_file)
+    project = load_project(project_path if project_path else experiment_file.parent)
+    customers = read_table(segments_file)
+    result = assign_customers(experiment, customers, project)
+    store = EventStore(db_url)
+    registered = store.register_experiment(experiment)
+    saved = store.save_assignments(result.assignments)
+    stored = store.assignments(experiment.key)
+
+    console = make_console()
+    table = Table(title=f"{experiment.key}: customers per segment × arm (stored)", header_style="bold")
+    for column in ("segment", "arm", "customers", "expected", "SRM p"):
+        table.add_column(column, justify="left" if column in ("segment", "arm") else "right")
+    active = stored[~stored["holdout"].astype(bool)]
+    for campaign in experiment.campaigns:
+        rows = active[active["segment"] == campaign.segment]
+        counts = [int((rows["arm"] == arm.key).sum()) for arm in campaign.arms]
+        check = srm(counts, [arm.weight for arm in campaign.arms]) if sum(counts) else None
+        for i, arm in enumerate(campaign.arms):
+            p = "" if check is None or i else f"{check.p_value:.3f}" + (" ⚠" if check.flagged else "")
+            expected = f"{check.expected[i]:,.0f}" if check is not None else "0"
+            table.add_row(campaign.segment, arm.key + (" (control)" if arm.control else ""),
+                          f"{counts[i]:,}", expected, p)
+    held = int(stored["holdout"].astype(bool).sum())
+    console.print(table)
+    console.print(
+        f"global holdout: {held:,} customers; config {registered.status}; "
+        f"assignments: {saved.inserted:,} new, {saved.unchanged:,} unchanged, "
+        f"{saved.conflicting:,} would move under the current config (kept where they were)"
+    )
+    for reason, count in result.skipped.items():
+        console.print(f"not assigned: {count:,} ({reason})")
