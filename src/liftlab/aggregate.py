@@ -20,11 +20,12 @@ from liftlab.store import EventStore
 DAY_US = 86_400_000_000
 _FAR_FUTURE = 2**62
 
+# Each exposed unit once, at its first exposure. Global-holdout units are never in the
+# exposures table (the store refuses to log them), so no join with assignments is needed.
 _UNITS = """
-first AS (
+first AS MATERIALIZED (
     SELECT e.unit_id, MIN(e.segment) AS segment, MIN(e.arm) AS arm, MIN(e.ts) AS t0
     FROM exposures e
-    JOIN assignments a ON a.experiment = e.experiment AND a.unit_id = e.unit_id AND a.holdout = 0
     WHERE e.experiment = :experiment AND e.ts < :until
     GROUP BY e.unit_id
 )"""
@@ -54,21 +55,32 @@ def aggregate(
     `until` counts only exposures and conversions before that moment (a look at the data as it
     stood then, for timelines and sequential monitoring).
     """
-    y = _value(metric.kind, "f.t0", "f.t0 + :window")
-    x = _value(metric.kind, "f.t0 - :window", "f.t0")
+    # Units with no event in [t0 - window, t0 + window) have y = x = 0: they count in n and
+    # add nothing to the sums, so only units with events are grouped one by one.
+    if metric.kind == "conversion":
+        y, x = "MAX(CASE WHEN c.ts >= f.t0 THEN 1.0 ELSE 0.0 END)", "MAX(CASE WHEN c.ts < f.t0 THEN 1.0 ELSE 0.0 END)"
+    else:
+        y, x = "SUM(CASE WHEN c.ts >= f.t0 THEN c.value ELSE 0.0 END)", "SUM(CASE WHEN c.ts < f.t0 THEN c.value ELSE 0.0 END)"
     query = f"""
     WITH {_UNITS},
-    per_unit AS (
+    counts AS (SELECT segment, arm, COUNT(*) AS n FROM first GROUP BY segment, arm),
+    hits AS (
         SELECT f.segment, f.arm, {y} AS y, {x} AS x
         FROM first f
-        LEFT JOIN conversions c
+        JOIN conversions c
           ON c.unit_id = f.unit_id AND c.event = :event
          AND c.ts >= f.t0 - :window AND c.ts < f.t0 + :window AND c.ts < :until
-        GROUP BY f.unit_id, f.segment, f.arm
+        GROUP BY f.unit_id
+    ),
+    sums AS (
+        SELECT segment, arm, SUM(y) AS s, SUM(y * y) AS s2, SUM(x) AS sx, SUM(x * x) AS sx2,
+               SUM(x * y) AS sxy
+        FROM hits GROUP BY segment, arm
     )
-    SELECT segment, arm, COUNT(*) AS n, SUM(y) AS sum, SUM(y * y) AS sum_sq,
-           SUM(x) AS x_sum, SUM(x * x) AS x_sum_sq, SUM(x * y) AS xy_sum
-    FROM per_unit GROUP BY segment, arm ORDER BY segment, arm
+    SELECT k.segment, k.arm, k.n, COALESCE(s.s, 0.0) AS sum, COALESCE(s.s2, 0.0) AS sum_sq,
+           COALESCE(s.sx, 0.0) AS x_sum, COALESCE(s.sx2, 0.0) AS x_sum_sq, COALESCE(s.sxy, 0.0) AS xy_sum
+    FROM counts k LEFT JOIN sums s ON s.segment = k.segment AND s.arm = k.arm
+    ORDER BY k.segment, k.arm
     """
     params = {
         "experiment": experiment.key,
