@@ -18,7 +18,6 @@ import pandas as pd
 
 from liftlab.analysis import analyze, timeline
 from liftlab.assignment import assign
-from liftlab.config import Experiment
 from liftlab.loading import load_experiments, load_project
 from liftlab.render import to_html
 from liftlab.report import Report
@@ -91,8 +90,7 @@ def run_demo(
     for number, experiment in enumerate(experiments):
         progress(f"Experiment {experiment.key}: assigning, simulating the send and the purchases")
         store.register_experiment(experiment)
-        assigned = assign(experiment, units, project)
-        assignments = assigned if isinstance(assigned, pd.DataFrame) else assigned.assignments
+        assignments = assign(experiment, units, project).assignments
         store.save_assignments(assignments)
         campaign = simulate_campaign(
             experiment, assignments, planted, send_date=experiment.start, seed=seed + number
@@ -140,4 +138,3 @@ def truth_check(run: DemoRun) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-__all__ = ["DEMO_UPLIFTS", "DemoRun", "Experiment", "default_experiments_dir", "run_demo", "truth_check"]
