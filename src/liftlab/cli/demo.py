@@ -38,6 +38,14 @@ def demo(directory: Path, customers: int, seed: int, experiments_dir: Path | Non
     )
     counts = run.segments["segment"].value_counts()
     console.print("\n[bold]Lifecycle segments[/bold]: " + ", ".join(f"{s} {n:,}" for s, n in counts.items()))
+    console.print(
+        "\n[bold]How to read the reports[/bold]: each row is one segment's campaign arm against that "
+        "segment's held-out control. 'rel. uplift' is the change in the metric with its 95% interval; "
+        "'p (adj.)' is corrected for the number of comparisons; 'incremental' is what the arm added "
+        "(extra purchases, or revenue) over its treated customers; 'verdict' is winner / loser only "
+        "when the evidence is clear, otherwise it says why not (underpowered, with the smallest "
+        "effect the segment could detect)."
+    )
     for report in run.reports:
         console.print()
         to_table(report, console)
