@@ -47,6 +47,22 @@ def _micros(moment: datetime | None) -> int:
     return int(stamp.value // 1000)
 
 
+def _run(
+    store: EventStore, query: str, experiment: Experiment, metric: Metric, until: datetime | None
+) -> pd.DataFrame:
+    """Run an aggregation query with the experiment's key, the metric's event and window."""
+    params = {
+        "experiment": experiment.key,
+        "event": metric.event,
+        "window": metric.window_days * DAY_US,
+        "until": _micros(until),
+    }
+    with store.engine.connect() as conn:
+        frame = pd.read_sql_query(text(query), conn, params=params)
+    frame["n"] = frame["n"].astype(int)
+    return frame
+
+
 def aggregate(
     store: EventStore, experiment: Experiment, metric: Metric, *, until: datetime | None = None
 ) -> pd.DataFrame:
@@ -82,16 +98,7 @@ def aggregate(
     FROM counts k LEFT JOIN sums s ON s.segment = k.segment AND s.arm = k.arm
     ORDER BY k.segment, k.arm
     """
-    params = {
-        "experiment": experiment.key,
-        "event": metric.event,
-        "window": metric.window_days * DAY_US,
-        "until": _micros(until),
-    }
-    with store.engine.connect() as conn:
-        frame = pd.read_sql_query(text(query), conn, params=params)
-    frame["n"] = frame["n"].astype(int)
-    return frame
+    return _run(store, query, experiment, metric, until)
 
 
 def holdout_aggregate(
@@ -126,13 +133,4 @@ def holdout_aggregate(
     UNION ALL
     SELECT 'holdout', COUNT(*), COALESCE(SUM(y), 0), COALESCE(SUM(y * y), 0) FROM held
     """
-    params = {
-        "experiment": experiment.key,
-        "event": metric.event,
-        "window": metric.window_days * DAY_US,
-        "until": _micros(until),
-    }
-    with store.engine.connect() as conn:
-        frame = pd.read_sql_query(text(query), conn, params=params)
-    frame["n"] = frame["n"].astype(int)
-    return frame
+    return _run(store, query, experiment, metric, until)
