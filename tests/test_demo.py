@@ -65,3 +65,11 @@ def test_demo_cli_runs_small(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Planted truth" in result.output and "HTML report" in result.output
     assert (tmp_path / "liftlab.db").exists()
+
+
+def test_analyze_by_registered_key(demo_run) -> None:  # type: ignore[no-untyped-def]
+    result = CliRunner().invoke(cli, ["analyze", "winback-2026q4", "--db", demo_run.database_url, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["experiment"] == "winback-2026q4"
+    unknown = CliRunner().invoke(cli, ["analyze", "no-such-experiment", "--db", demo_run.database_url])
+    assert unknown.exit_code == 2 and "not registered" in unknown.output

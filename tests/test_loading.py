@@ -133,3 +133,10 @@ def test_locator_finds_keys_in_nested_arrays_of_tables() -> None:
     assert locator.line("campaigns[1].arms[0].weight") == 11
     assert locator.line("campaigns[1].arms[0].key") == 10  # falls back to the table header
     assert locator.line("nothing") is None
+
+
+def test_experiment_round_trips_through_its_dict(experiments_dir: Path) -> None:
+    from liftlab.loading import experiment_from_dict
+
+    for experiment in load_experiments(experiments_dir):
+        assert experiment_from_dict(experiment.to_dict()) == experiment

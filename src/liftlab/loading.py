@@ -210,6 +210,26 @@ def parse_experiment(
     return Experiment(**top), []
 
 
+def experiment_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Experiment:
+    """Rebuild an Experiment from `Experiment.to_dict()` output (e.g. a config the store kept).
+
+    The same strict schema as TOML files; unset optional values (None) are simply left out.
+    """
+
+    def without_none(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: without_none(v) for k, v in value.items() if v is not None}
+        if isinstance(value, list | tuple):
+            return [without_none(v) for v in value]
+        return value
+
+    experiment, missing = parse_experiment(without_none(data), file=source)
+    if experiment is None:
+        first = missing[0]
+        raise ConfigError(first.message, file=source, field=first.field)
+    return experiment
+
+
 def read_experiment_file(path: str | Path) -> tuple[list[Experiment], list[Finding], KeyLocator | None]:
     """Experiments declared in one `.toml` or `.py` file, plus missing-field findings.
 

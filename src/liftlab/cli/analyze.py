@@ -27,7 +27,10 @@ def analyze(
     experiment_file: Path, db_url: str, fmt: str, out: Path | None, alpha: float,
     correction: str, no_cuped: bool,
 ) -> None:
-    """Report what each segment campaign of EXPERIMENT (a .toml or .py file) added.
+    """Report what each segment campaign of EXPERIMENT added.
+
+    EXPERIMENT is a declaration file (.toml or .py) or the key of an experiment registered in
+    the store (its latest config is used).
 
     Per segment and arm: uplift with frequentist and Bayesian intervals, adjusted p-values,
     SRM check, incremental conversions and revenue, cost and ROI; totals and the global
@@ -35,12 +38,16 @@ def analyze(
     """
     from liftlab.analysis import analyze as run_analysis
     from liftlab.analysis import timeline
-    from liftlab.loading import load_experiment
+    from liftlab.loading import experiment_from_dict, load_experiment
     from liftlab.render import render, to_table
     from liftlab.store import EventStore
 
-    experiment = load_experiment(experiment_file)
     store = EventStore(db_url)
+    if experiment_file.exists():
+        experiment = load_experiment(experiment_file)
+    else:
+        config = store.experiment_config(str(experiment_file))
+        experiment = experiment_from_dict(config, source=f"{db_url} (experiment {experiment_file})")
     report = run_analysis(store, experiment, alpha=alpha, correction=correction, use_cuped=not no_cuped)
     if fmt == "table" and out is None:
         to_table(report, make_console())
