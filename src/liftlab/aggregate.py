@@ -20,23 +20,12 @@ from liftlab.store import EventStore
 DAY_US = 86_400_000_000
 _FAR_FUTURE = 2**62
 
-# Each exposed unit once, at its first exposure. Global-holdout units are never in the
-# exposures table (the store refuses to log them), so no join with assignments is needed.
-_UNITS = """
-first AS MATERIALIZED (
-    SELECT e.unit_id, MIN(e.segment) AS segment, MIN(e.arm) AS arm, MIN(e.ts) AS t0
-    FROM exposures e
-    WHERE e.experiment = :experiment AND e.ts < :until
-    GROUP BY e.unit_id
-)"""
-
-
-def _value(kind: str, low: str, high: str) -> str:
-    """SQL for a unit's metric value from its joined events between two bounds."""
-    inside = f"c.ts >= {low} AND c.ts < {high}"
-    if kind == "conversion":
-        return f"MAX(CASE WHEN {inside} THEN 1.0 ELSE 0.0 END)"
-    return f"COALESCE(SUM(CASE WHEN {inside} THEN c.value ELSE 0.0 END), 0.0)"
+# Each exposed unit once, at its first exposure, from the table the store's trigger keeps (its
+# key starts experiment, segment, arm, unit_id, so these scans stream without sorting).
+# Global-holdout units are never exposed (the store refuses to log them), so no join with
+# assignments is needed.
+_EXPOSED = "f.experiment = :experiment AND f.t0 < :until"
+_EVENTS = "c.unit_id = f.unit_id AND c.event = :event AND c.ts < :until"
 
 
 def _micros(moment: datetime | None) -> int:
@@ -73,20 +62,19 @@ def aggregate(
     """
     # Units with no event in [t0 - window, t0 + window) have y = x = 0: they count in n and
     # add nothing to the sums, so only units with events are grouped one by one.
-    if metric.kind == "conversion":
-        y, x = "MAX(CASE WHEN c.ts >= f.t0 THEN 1.0 ELSE 0.0 END)", "MAX(CASE WHEN c.ts < f.t0 THEN 1.0 ELSE 0.0 END)"
-    else:
-        y, x = "SUM(CASE WHEN c.ts >= f.t0 THEN c.value ELSE 0.0 END)", "SUM(CASE WHEN c.ts < f.t0 THEN c.value ELSE 0.0 END)"
+    y = _per_unit(metric.kind, "c.ts >= f.t0")
+    x = _per_unit(metric.kind, "c.ts < f.t0")
     query = f"""
-    WITH {_UNITS},
-    counts AS (SELECT segment, arm, COUNT(*) AS n FROM first GROUP BY segment, arm),
+    WITH counts AS (
+        SELECT f.segment, f.arm, COUNT(*) AS n FROM exposed_units f WHERE {_EXPOSED}
+        GROUP BY f.segment, f.arm
+    ),
     hits AS (
         SELECT f.segment, f.arm, {y} AS y, {x} AS x
-        FROM first f
-        JOIN conversions c
-          ON c.unit_id = f.unit_id AND c.event = :event
-         AND c.ts >= f.t0 - :window AND c.ts < f.t0 + :window AND c.ts < :until
-        GROUP BY f.unit_id
+        FROM exposed_units f
+        JOIN conversions c ON {_EVENTS} AND c.ts >= f.t0 - :window AND c.ts < f.t0 + :window
+        WHERE {_EXPOSED}
+        GROUP BY f.segment, f.arm, f.unit_id
     ),
     sums AS (
         SELECT segment, arm, SUM(y) AS s, SUM(y * y) AS s2, SUM(x) AS sx, SUM(x * x) AS sx2,
@@ -110,27 +98,37 @@ def holdout_aggregate(
     window after its first exposure. Holdout units were never exposed, so they are measured in
     the window after the experiment's first send (its earliest exposure).
     """
-    y_campaigned = _value(metric.kind, "f.t0", "f.t0 + :window")
-    y_holdout = _value(metric.kind, "s.t0", "s.t0 + :window")
+    y = _per_unit(metric.kind, "1 = 1")
     query = f"""
-    WITH {_UNITS},
-    send AS (SELECT MIN(ts) AS t0 FROM exposures WHERE experiment = :experiment AND ts < :until),
+    WITH send AS (SELECT MIN(f.t0) AS t0 FROM exposed_units f WHERE {_EXPOSED}),
     campaigned AS (
-        SELECT {y_campaigned} AS y FROM first f
-        LEFT JOIN conversions c ON c.unit_id = f.unit_id AND c.event = :event
-             AND c.ts >= f.t0 AND c.ts < f.t0 + :window AND c.ts < :until
-        GROUP BY f.unit_id
+        SELECT {y} AS y
+        FROM exposed_units f
+        JOIN conversions c ON {_EVENTS} AND c.ts >= f.t0 AND c.ts < f.t0 + :window
+        WHERE {_EXPOSED}
+        GROUP BY f.segment, f.arm, f.unit_id
     ),
     held AS (
-        SELECT {y_holdout} AS y FROM assignments a CROSS JOIN send s
-        LEFT JOIN conversions c ON c.unit_id = a.unit_id AND c.event = :event
-             AND c.ts >= s.t0 AND c.ts < s.t0 + :window AND c.ts < :until
-        WHERE a.experiment = :experiment AND a.holdout = 1 AND s.t0 IS NOT NULL
+        SELECT {y} AS y FROM assignments a CROSS JOIN send s
+        JOIN conversions c ON c.unit_id = a.unit_id AND c.event = :event AND c.ts < :until
+             AND c.ts >= s.t0 AND c.ts < s.t0 + :window
+        WHERE a.experiment = :experiment AND a.holdout = 1
         GROUP BY a.unit_id
     )
-    SELECT 'campaigned' AS "group", COUNT(*) AS n, COALESCE(SUM(y), 0) AS sum,
-           COALESCE(SUM(y * y), 0) AS sum_sq FROM campaigned
+    SELECT 'campaigned' AS "group", (SELECT COUNT(*) FROM exposed_units f WHERE {_EXPOSED}) AS n,
+           COALESCE(SUM(y), 0.0) AS sum, COALESCE(SUM(y * y), 0.0) AS sum_sq FROM campaigned
     UNION ALL
-    SELECT 'holdout', COUNT(*), COALESCE(SUM(y), 0), COALESCE(SUM(y * y), 0) FROM held
+    SELECT 'holdout',
+           CASE WHEN (SELECT t0 FROM send) IS NULL THEN 0 ELSE (
+               SELECT COUNT(*) FROM assignments WHERE experiment = :experiment AND holdout = 1) END,
+           COALESCE(SUM(y), 0.0), COALESCE(SUM(y * y), 0.0) FROM held
     """
     return _run(store, query, experiment, metric, until)
+
+
+def _per_unit(kind: str, condition: str) -> str:
+    """SQL for a unit's value from its joined events that meet `condition`: for a conversion
+    metric 1 when any does, else 0; for a revenue metric the sum of their values."""
+    if kind == "conversion":
+        return f"MAX(CASE WHEN {condition} THEN 1.0 ELSE 0.0 END)"
+    return f"SUM(CASE WHEN {condition} THEN c.value ELSE 0.0 END)"

@@ -49,11 +49,11 @@ class _Reasons:
         return self.reason != None
 
 
-def _text(frame: pd.DataFrame, column: str, reasons: _Reasons) -> pd.Series:
+def _text(frame: pd.DataFrame, column: str, reasons: _Reasons) -> np.ndarray:
     """A required text column as plain strings; missing, blank or non-text values rejected."""
     if column not in frame.columns:
         reasons.add(np.ones(len(frame), dtype=bool), f"missing field '{column}'")
-        return pd.Series([""] * len(frame), dtype=object)
+        return np.full(len(frame), "", dtype=object)
     raw = frame[column]
     missing = raw.isna().to_numpy()
     reasons.add(missing, f"missing field '{column}'")
@@ -66,9 +66,16 @@ def _text(frame: pd.DataFrame, column: str, reasons: _Reasons) -> pd.Series:
             dtype=bool, count=len(values),
         )
         reasons.add(~missing & ~ok, f"field '{column}' is not text")
-    as_text = pd.Series(values, dtype=object).where(~missing, "").astype(str)
-    reasons.add(~missing & (as_text.str.strip() == "").to_numpy(), f"field '{column}' is blank")
-    return as_text
+        values = np.where(missing, "", values)
+        values = np.array([v if isinstance(v, str) else str(v) for v in values], dtype=object)
+    else:
+        values = np.where(missing, "", values)
+    # Each distinct value is checked once: a campaign's columns repeat a few values millions
+    # of times, and even unit ids are checked at the cost of one hash pass.
+    codes, uniques = pd.factorize(values)
+    blank = np.fromiter((not u.strip() for u in uniques), dtype=bool, count=len(uniques))
+    reasons.add(~missing & blank[codes], f"field '{column}' is blank")
+    return values
 
 
 def _timestamps(frame: pd.DataFrame, reasons: _Reasons) -> np.ndarray:
@@ -81,8 +88,16 @@ def _timestamps(frame: pd.DataFrame, reasons: _Reasons) -> np.ndarray:
     reasons.add(missing, "missing field 'timestamp'")
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
         parsed = pd.to_datetime(raw, unit="s", utc=True, errors="coerce")
+    elif isinstance(raw.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(raw):
+        parsed = pd.to_datetime(raw, utc=True)
     else:
-        parsed = pd.to_datetime(raw, utc=True, errors="coerce", format="mixed")
+        # ISO 8601 goes through pandas' fast C parser; only the rows it refuses are tried again
+        # one by one with the lenient parser, so a file of ISO stamps never pays for dateutil.
+        parsed = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601")
+        retry = parsed.isna().to_numpy() & ~missing
+        if retry.any():
+            parsed = parsed.copy()
+            parsed[retry] = pd.to_datetime(raw[retry], utc=True, errors="coerce", format="mixed")
     bad = parsed.isna().to_numpy() & ~missing
     reasons.add(bad, "unparseable timestamp")
     if not len(parsed):
@@ -91,23 +106,49 @@ def _timestamps(frame: pd.DataFrame, reasons: _Reasons) -> np.ndarray:
     return np.where(parsed.isna().to_numpy(), 0, micros).astype(np.int64)
 
 
-def _event_ids(frame: pd.DataFrame, derived_from: pd.DataFrame, prefix: str) -> np.ndarray:
-    """Given ids where present; otherwise a content hash of the normalised fields.
+def _combine(hashes: list[np.ndarray]) -> np.ndarray:
+    """Row hashes from column hashes, combined as CPython (up to 3.7) combined a tuple's items.
 
-    pandas' `hash_pandas_object` uses SipHash with a fixed key, so the same row gives the same
-    id on every machine and run; two 64-bit hashes of different field orders make 128 bits.
+    This is the combination `pandas.util.hash_pandas_object` applies to a DataFrame's
+    columns, so ids stay what earlier versions stored.
     """
-    forward = pd.util.hash_pandas_object(derived_from, index=False).to_numpy()
-    backward = pd.util.hash_pandas_object(derived_from[derived_from.columns[::-1]], index=False).to_numpy()
-    derived = np.array(
-        [f"{prefix}{a:016x}{b:016x}" for a, b in zip(forward.tolist(), backward.tolist())],
-        dtype=object,
-    )
+    out = np.full(len(hashes[0]), 0x345678, dtype=np.uint64)
+    mult = np.uint64(1000003)
+    for i, column in enumerate(hashes):
+        out ^= column
+        out *= mult
+        mult += np.uint64(82520 + 2 * (len(hashes) - i))
+    return out + np.uint64(97531)
+
+
+def _event_ids(frame: pd.DataFrame, derived_from: pd.DataFrame, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+    """Event ids (given where present, else a content hash of the normalised fields) and the
+    order that sorts them, so the store walks its primary-key B-tree in order.
+
+    Each field is hashed with pandas' SipHash under its fixed key, so the same row gives the
+    same id on every machine and run; the field hashes combined forwards and backwards make
+    128 bits, written as `prefix` and 32 hex digits.
+    """
+    columns = [pd.util.hash_pandas_object(derived_from[c], index=False).to_numpy() for c in derived_from]
+    n = len(derived_from)
+    if n == 0:
+        return np.zeros(0, dtype=object), np.zeros(0, dtype=np.intp)
+    forward, backward = _combine(columns), _combine(columns[::-1])
+    pair = np.empty((n, 2), dtype=">u8")
+    pair[:, 0], pair[:, 1] = forward, backward
+    chars = np.empty((n, 33), dtype=np.uint8)
+    chars[:, 0] = ord(prefix)
+    chars[:, 1:] = np.frombuffer(pair.tobytes().hex().encode("ascii"), dtype=np.uint8).reshape(n, 32)
+    ids = chars.view("S33").ravel().astype("U33").astype(object)
     if "event_id" in frame.columns:
         given = frame["event_id"]
-        use_given = given.notna().to_numpy() & (given.astype(str).str.strip() != "").to_numpy()
-        derived[use_given] = given[use_given].astype(str).to_numpy()
-    return derived
+        text = given.astype(str).str.strip()
+        use_given = given.notna().to_numpy() & (text != "").to_numpy()
+        if use_given.any():
+            ids[use_given] = given[use_given].astype(str).to_numpy()
+            return ids, np.argsort(ids, kind="stable")
+    # Hex digits of big-endian integers sort as the integers do.
+    return ids, np.lexsort((backward, forward))
 
 
 def _rejected(frame: pd.DataFrame, reasons: _Reasons, first_line: int) -> pd.DataFrame:
@@ -141,41 +182,70 @@ def check_exposures(frame: pd.DataFrame, assignments: pd.DataFrame, *, first_lin
     segment = _text(frame, "segment", reasons)
     arm = _text(frame, "arm", reasons)
     channel = (
-        frame["channel"].where(frame["channel"].notna(), "").astype(str)
-        if "channel" in frame.columns else pd.Series([""] * len(frame), dtype=object)
+        frame["channel"].where(frame["channel"].notna(), "").astype(str).to_numpy(dtype=object)
+        if "channel" in frame.columns else np.full(len(frame), "", dtype=object)
     )
     ts = _timestamps(frame, reasons)
 
     registered = assignments.attrs.get("registered", set())
-    reasons.add(~experiment.isin(registered).to_numpy() & (experiment != "").to_numpy(),
+    reasons.add(~pd.Series(experiment).isin(registered).to_numpy() & (experiment != ""),
                 "unknown experiment (not registered in the store)")
-    keys = pd.DataFrame({"experiment": experiment, "unit_id": unit})
-    merged = keys.merge(assignments, on=["experiment", "unit_id"], how="left", validate="many_to_one")
-    unassigned = merged["segment_stored"].isna().to_numpy()
+    at = _stored_rows(experiment, unit, assignments)
+    unassigned = at < 0
     reasons.add(unassigned, "unit has no assignment in this experiment")
-    holdout = merged["holdout"].astype(float).fillna(0.0).to_numpy() > 0
+
+    def stored(column: str, empty: object) -> np.ndarray:
+        values = assignments[column].to_numpy(dtype=object)
+        picked = values[np.maximum(at, 0)] if len(values) else np.full(len(at), empty, dtype=object)
+        return np.where(unassigned | pd.isna(picked), empty, picked)
+
+    holdout = stored("holdout", False).astype(bool)
     reasons.add(holdout, "unit is in the global holdout: it must not be exposed")
-    stored_segment = merged["segment_stored"].fillna("").astype(str).to_numpy()
-    reasons.add(~unassigned & (stored_segment != segment.to_numpy()),
-                np.char.add("segment differs from the assignment: stored ", stored_segment.astype(str)).astype(object))
-    stored_arm = merged["arm_stored"].fillna("").astype(str).to_numpy()
-    reasons.add(~unassigned & ~holdout & (stored_arm != arm.to_numpy()),
-                np.char.add("arm differs from the sticky assignment: stored ", stored_arm.astype(str)).astype(object))
+    stored_segment = stored("segment_stored", "")
+    wrong = ~unassigned & (stored_segment != segment)
+    reasons.add(wrong, _messages(wrong, "segment differs from the assignment: stored ", stored_segment))
+    stored_arm = stored("arm_stored", "")
+    wrong = ~unassigned & ~holdout & (stored_arm != arm)
+    reasons.add(wrong, _messages(wrong, "arm differs from the sticky assignment: stored ", stored_arm))
 
     good = ~reasons.bad
     normalised = pd.DataFrame(
         {
-            "experiment": experiment[good].to_numpy(),
-            "unit_id": unit[good].to_numpy(),
-            "segment": segment[good].to_numpy(),
-            "arm": arm[good].to_numpy(),
-            "channel": channel[good].to_numpy(),
+            "experiment": experiment[good],
+            "unit_id": unit[good],
+            "segment": segment[good],
+            "arm": arm[good],
             "ts": ts[good],
         }
     )
-    normalised.insert(0, "event_id", _event_ids(frame[good].reset_index(drop=True),
-                                                normalised.drop(columns=["channel"]), "x"))
-    return Checked(normalised, _rejected(frame, reasons, first_line))
+    ids, order = _event_ids(frame[good].reset_index(drop=True), normalised, "x")
+    normalised.insert(0, "event_id", ids)
+    normalised.insert(5, "channel", channel[good])
+    return Checked(normalised.take(order).reset_index(drop=True), _rejected(frame, reasons, first_line))
+
+
+def _stored_rows(experiment: np.ndarray, unit: np.ndarray, assignments: pd.DataFrame) -> np.ndarray:
+    """For each exposure, the row of its unit's assignment in `assignments`, or -1."""
+    at = np.full(len(unit), -1, dtype=np.intp)
+    if not len(assignments):
+        return at
+    stored_experiment = assignments["experiment"].to_numpy(dtype=object)
+    stored_unit = assignments["unit_id"].to_numpy(dtype=object)
+    for key in pd.unique(experiment):
+        rows = experiment == key
+        own = np.flatnonzero(stored_experiment == key)
+        if not len(own):
+            continue
+        found = pd.Index(stored_unit[own]).get_indexer(unit[rows])
+        at[rows] = np.where(found >= 0, own[found], -1)
+    return at
+
+
+def _messages(mask: np.ndarray, text: str, values: np.ndarray) -> np.ndarray:
+    """`text` followed by each value, built only where `mask` holds."""
+    out = np.full(len(mask), None, dtype=object)
+    out[mask] = [text + str(v) for v in values[mask]]
+    return out
 
 
 def check_conversions(frame: pd.DataFrame, *, first_line: int = 2) -> Checked:
@@ -199,8 +269,7 @@ def check_conversions(frame: pd.DataFrame, *, first_line: int = 2) -> Checked:
         values = np.zeros(len(frame))
     ts = _timestamps(frame, reasons)
     good = ~reasons.bad
-    normalised = pd.DataFrame(
-        {"unit_id": unit[good].to_numpy(), "event": name[good].to_numpy(), "value": values[good], "ts": ts[good]}
-    )
-    normalised.insert(0, "event_id", _event_ids(frame[good].reset_index(drop=True), normalised, "c"))
-    return Checked(normalised, _rejected(frame, reasons, first_line))
+    normalised = pd.DataFrame({"unit_id": unit[good], "event": name[good], "value": values[good], "ts": ts[good]})
+    ids, order = _event_ids(frame[good].reset_index(drop=True), normalised, "c")
+    normalised.insert(0, "event_id", ids)
+    return Checked(normalised.take(order).reset_index(drop=True), _rejected(frame, reasons, first_line))
