@@ -182,6 +182,103 @@ def test_aggregate_matches_pandas(store: EventStore) -> None:
     assert held.loc["campaigned", "n"] == int((~frame["holdout"]).sum())
 
 
+def test_event_ids_are_stable_across_versions() -> None:
+    """Re-loading a file into a store made by an earlier version must count nothing twice."""
+    from liftlab.events import check_conversions
+
+    rows = pd.DataFrame({"unit_id": ["u1", "u2"], "event": ["purchase"] * 2, "value": [12.5, 3],
+                         "timestamp": ["2026-10-05T12:00:00Z", "2026-10-06 08:00"]})
+    valid = check_conversions(rows).valid.set_index("unit_id")
+    # Pinned from liftlab 0.1.0's first store (commit 8b605c4).
+    assert valid.loc["u1", "event_id"] == "c3294f56f39d2c89cc442b7359112bf6e"
+    assert valid.loc["u2", "event_id"] == "cecd37ffaec8c9358880dd58b5564476a"
+    # And, on random rows, the definition: SipHash of the fields, combined both ways round.
+    rng = np.random.default_rng(5)
+    many = pd.DataFrame({"unit_id": [f"p{i}" for i in rng.integers(0, 10**6, 500)], "event": "visit",
+                         "value": rng.random(500).round(3),
+                         "timestamp": pd.Timestamp("2026-10-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 10**6, 500), unit="s")})
+    checked = check_conversions(many).valid
+    fields = checked[["unit_id", "event", "value", "ts"]]
+    forward = pd.util.hash_pandas_object(fields, index=False)
+    backward = pd.util.hash_pandas_object(fields[fields.columns[::-1]], index=False)
+    expected = [f"c{a:016x}{b:016x}" for a, b in zip(forward, backward)]
+    assert checked["event_id"].tolist() == expected
+    assert checked["event_id"].is_monotonic_increasing  # stored in primary-key order
+
+
+def test_first_exposure_is_the_earliest_whatever_the_logging_order(store: EventStore) -> None:
+    frame = _assigned(store, 500)
+    exposures = _exposures(frame)
+    later = exposures.assign(timestamp=exposures["timestamp"] + pd.Timedelta(days=3), channel="sms")
+    store.log_exposures(later)
+    store.log_exposures(exposures.iloc[::2])  # earlier sends logged afterwards, for half the units
+    store.log_exposures(later)  # duplicates move nothing
+    with store.engine.connect() as conn:
+        first = pd.read_sql_query("SELECT unit_id, segment, arm, t0 FROM exposed_units", conn).set_index("unit_id")
+    assert len(first) == len(exposures) and first.index.is_unique
+    t0 = pd.to_datetime(first["t0"], unit="us", utc=True)
+    early = set(exposures["unit_id"].iloc[::2])
+    assert (t0[first.index.isin(early)] == pd.Timestamp("2026-10-01 09:00", tz="UTC")).all()
+    assert (t0[~first.index.isin(early)] == pd.Timestamp("2026-10-04 09:00", tz="UTC")).all()
+    expected = exposures.set_index("unit_id")
+    assert (first["arm"] == expected.loc[first.index, "arm"]).all()
+    # A look as of 2 October counts only the units first exposed before then.
+    as_of = aggregate(store, EXPERIMENT, EXPERIMENT.metrics[0], until=pd.Timestamp("2026-10-02", tz="UTC"))
+    assert as_of["n"].sum() == len(early)
+
+
+def test_a_store_from_before_exposed_units_is_upgraded(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    store = EventStore(url)
+    store.register_experiment(EXPERIMENT)
+    frame = _assigned(store, 400)
+    store.log_exposures(_exposures(frame))
+    before = aggregate(store, EXPERIMENT, EXPERIMENT.metrics[1])
+    with store.engine.begin() as conn:  # what a 0.1.0 store looked like
+        conn.exec_driver_sql("DROP TRIGGER exposures_first")
+        conn.exec_driver_sql("DROP TABLE exposed_units")
+    store.engine.dispose()
+    reopened = EventStore(url)
+    pd.testing.assert_frame_equal(aggregate(reopened, EXPERIMENT, EXPERIMENT.metrics[1]), before)
+
+
+def test_small_batches_look_up_their_own_units(store: EventStore) -> None:
+    """A single event reads its unit's assignment by key, not every assignment: same verdicts."""
+    from liftlab.store import _stored_assignments
+
+    frame = _assigned(store, 3_000)
+    units = frame["unit_id"].to_numpy(dtype=object)
+    keys = np.full(len(units), "store-test", dtype=object)
+    with store.engine.connect() as conn:
+        everything = _stored_assignments(conn, keys, units)
+        few = _stored_assignments(conn, keys[:40], units[:40])
+    assert len(everything) == len(frame)
+    expected = everything.set_index("unit_id").loc[units[:40]].reset_index()[few.columns]
+    pd.testing.assert_frame_equal(few.sort_values("unit_id", ignore_index=True),
+                                  expected.sort_values("unit_id", ignore_index=True), check_dtype=False)
+    row = frame[~frame["holdout"]].iloc[0]
+    wrong_arm = {"control": "offer", "offer": "control", "vip": "control"}[row["arm"]]
+    refused = store.log_exposure(experiment="store-test", unit_id=row["unit_id"], segment=row["segment"],
+                                 arm=wrong_arm, channel="email", timestamp="2026-10-01T09:00:00Z")
+    assert refused.rejected == 1 and "sticky" in refused.reasons[0]
+    kept = store.log_exposure(experiment="store-test", unit_id=row["unit_id"], segment=row["segment"],
+                              arm=row["arm"], channel="email", timestamp="2026-10-01T09:00:00Z")
+    assert kept.inserted == 1
+
+
+def test_timestamps_in_several_formats() -> None:
+    from liftlab.events import check_conversions
+
+    stamps = ["2026-10-05T12:00:00Z", "2026-10-05 14:00:00+02:00", "2026-10-05T12:00:00.000000",
+              "Mon, 05 Oct 2026 12:00:00 +0000", "5 October 2026 12:00", "yesterday"]
+    rows = pd.DataFrame({"unit_id": [f"t{i}" for i in range(6)], "event": "visit", "value": 0.0,
+                         "timestamp": stamps})
+    checked = check_conversions(rows)
+    noon = int(pd.Timestamp("2026-10-05 12:00", tz="UTC").value // 1000)
+    assert (checked.valid["ts"] == noon).all() and len(checked.valid) == 5
+    assert checked.rejected["reason"].tolist() == ["unparseable timestamp"]
+
+
 def _log_worker(url: str, worker: int, n: int) -> None:
     store = EventStore(url)
     for start in range(0, n, 10_000):

@@ -70,12 +70,22 @@ def _text(frame: pd.DataFrame, column: str, reasons: _Reasons) -> np.ndarray:
         values = np.array([v if isinstance(v, str) else str(v) for v in values], dtype=object)
     else:
         values = np.where(missing, "", values)
-    # Each distinct value is checked once: a campaign's columns repeat a few values millions
-    # of times, and even unit ids are checked at the cost of one hash pass.
-    codes, uniques = pd.factorize(values)
-    blank = np.fromiter((not u.strip() for u in uniques), dtype=bool, count=len(uniques))
-    reasons.add(~missing & blank[codes], f"field '{column}' is blank")
+    reasons.add(~missing & _blank(values), f"field '{column}' is blank")
     return values
+
+
+def _blank(values: np.ndarray) -> np.ndarray:
+    """Which strings are empty or whitespace only.
+
+    A column that repeats a few values (experiment, segment, arm) is checked once per distinct
+    value; one of mostly distinct values (unit ids) is checked value by value, which is
+    cheaper than hashing it first.
+    """
+    if len(pd.unique(values[:1_000])) <= 100:
+        codes, uniques = pd.factorize(values)
+        blank = np.fromiter((not u.strip() for u in uniques), dtype=bool, count=len(uniques))
+        return blank[codes]
+    return (values == "") | np.fromiter((v.isspace() for v in values.tolist()), dtype=bool, count=len(values))
 
 
 def _timestamps(frame: pd.DataFrame, reasons: _Reasons) -> np.ndarray:
@@ -129,17 +139,17 @@ def _event_ids(frame: pd.DataFrame, derived_from: pd.DataFrame, prefix: str) -> 
     same id on every machine and run; the field hashes combined forwards and backwards make
     128 bits, written as `prefix` and 32 hex digits.
     """
-    columns = [pd.util.hash_pandas_object(derived_from[c], index=False).to_numpy() for c in derived_from]
+    # categorize=False: the same hashes, without factorising millions of distinct ids first.
+    columns = [pd.util.hash_pandas_object(derived_from[c], index=False, categorize=False).to_numpy()
+               for c in derived_from]
     n = len(derived_from)
     if n == 0:
         return np.zeros(0, dtype=object), np.zeros(0, dtype=np.intp)
     forward, backward = _combine(columns), _combine(columns[::-1])
     pair = np.empty((n, 2), dtype=">u8")
     pair[:, 0], pair[:, 1] = forward, backward
-    chars = np.empty((n, 33), dtype=np.uint8)
-    chars[:, 0] = ord(prefix)
-    chars[:, 1:] = np.frombuffer(pair.tobytes().hex().encode("ascii"), dtype=np.uint8).reshape(n, 32)
-    ids = chars.view("S33").ravel().astype("U33").astype(object)
+    digits = pair.tobytes().hex()
+    ids = np.array([prefix + digits[i:i + 32] for i in range(0, 32 * n, 32)], dtype=object)
     if "event_id" in frame.columns:
         given = frame["event_id"]
         text = given.astype(str).str.strip()

@@ -302,26 +302,27 @@ class EventStore:
             "holdout": assignments["holdout"].astype(bool).astype(int).to_numpy(),
         })
         frame["assigned_at"] = int(pd.Timestamp.now(tz="UTC").value // 1000)
-        inserted = unchanged = conflicting = 0
-        conflicts: list[str] = []
-        for start in range(0, len(frame), CHUNK_ROWS):
-            chunk = frame.iloc[start:start + CHUNK_ROWS]
+        with self.engine.connect() as conn:
+            stored = _stored_assignments(conn, frame["experiment"].to_numpy(), frame["unit_id"].to_numpy())
+        keyed = frame.merge(stored, on=["experiment", "unit_id"], how="left", suffixes=("", "_stored"))
+        known = keyed["segment_stored"].notna().to_numpy()
+        fresh = frame[~known]
+        inserted = 0
+        for start in range(0, len(fresh), CHUNK_ROWS):
+            chunk = fresh.iloc[start:start + CHUNK_ROWS]
+            rows = list(zip(*(chunk[c].tolist() for c in frame.columns)))
             with self.engine.begin() as conn:
-                stored = _stored_assignments(conn, chunk["experiment"].to_numpy(), chunk["unit_id"].to_numpy())
-                keyed = chunk.merge(stored, on=["experiment", "unit_id"], how="left", suffixes=("", "_stored"))
-                known = keyed["segment_stored"].notna().to_numpy()
-                fresh = chunk[~known]
-                inserted += _insert_ignoring(conn, AssignmentRecord.__table__, tuple(frame.columns),
-                                             list(zip(*(fresh[c].tolist() for c in frame.columns))))
-            old = keyed[known]
-            same = (old["arm"].fillna("") == old["arm_stored"].fillna("")).to_numpy() & (
-                old["holdout"].astype(bool) == old["holdout_stored"].astype(bool)).to_numpy()
-            unchanged += int(same.sum())
-            conflicting += int((~same).sum())
-            for unit, was, now in zip(old["unit_id"][~same], old["arm_stored"][~same], old["arm"][~same]):
-                if len(conflicts) < 5:
-                    conflicts.append(f"{unit}: stays in {was or 'holdout'}, config says {now or 'holdout'}")
-        return AssignmentCounts(inserted, unchanged, conflicting, tuple(conflicts))
+                # A unit another process saved meanwhile is skipped here, never overwritten.
+                inserted += _insert_ignoring(conn, AssignmentRecord.__table__, tuple(frame.columns), rows)
+        old = keyed[known]
+        same = (old["arm"].fillna("") == old["arm_stored"].fillna("")).to_numpy() & (
+            old["holdout"].astype(bool) == old["holdout_stored"].astype(bool)).to_numpy()
+        conflicts = tuple(
+            f"{unit}: stays in {was or 'holdout'}, config says {now or 'holdout'}"
+            for unit, was, now in zip(old["unit_id"][~same][:5], old["arm_stored"][~same][:5],
+                                      old["arm"][~same][:5])
+        )
+        return AssignmentCounts(inserted, int(same.sum()), int((~same).sum()), conflicts)
 
     def assignments(self, experiment_key: str) -> pd.DataFrame:
         """The stored assignments of one experiment (the columns `assign()` produces)."""
@@ -433,20 +434,26 @@ def _stored_assignments(conn: Connection, experiments: np.ndarray, units: np.nda
     A batch holding a good share of an experiment's units reads all of its assignments in one
     scan; a smaller one looks its units up by primary key, a few thousand per query.
     """
-    parts = []
-    select = "SELECT experiment, unit_id, segment, arm, holdout FROM assignments WHERE experiment = :e"
+    parts = [pd.DataFrame(columns=list(_LOOKUP_COLUMNS))]
+    select = "SELECT unit_id, segment, arm, holdout FROM assignments WHERE experiment = :e"
     for key in pd.unique(experiments):
         wanted = pd.unique(units[experiments == key])
         total = conn.execute(text("SELECT COUNT(*) FROM assignments WHERE experiment = :e"), {"e": key}).scalar_one()
         if not total:
             continue
         if len(wanted) >= _SCAN_SHARE * total:
-            parts.extend(_fetch(conn, text(select).bindparams(e=key)))
-            continue
-        by_key = text(select + " AND unit_id IN :units").bindparams(bindparam("units", expanding=True))
-        for begin in range(0, len(wanted), _KEYS_PER_QUERY):
-            parts.extend(_fetch(conn, by_key.bindparams(e=key, units=list(wanted[begin:begin + _KEYS_PER_QUERY]))))
-    return pd.DataFrame(parts, columns=list(_LOOKUP_COLUMNS))
+            rows = _fetch(conn, text(select).bindparams(e=key))
+        else:
+            by_key = text(select + " AND unit_id IN :units").bindparams(bindparam("units", expanding=True))
+            rows = []
+            for begin in range(0, len(wanted), _KEYS_PER_QUERY):
+                chosen = list(wanted[begin:begin + _KEYS_PER_QUERY])
+                rows.extend(_fetch(conn, by_key.bindparams(e=key, units=chosen)))
+        if rows:
+            unit, segment, arm, holdout = np.array(rows, dtype=object).reshape(-1, 4).T
+            parts.append(pd.DataFrame({"experiment": key, "unit_id": unit, "segment_stored": segment,
+                                       "arm_stored": arm, "holdout": holdout}))
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
 def _fetch(conn: Connection, statement: TextClause) -> list[tuple[Any, ...]]:
