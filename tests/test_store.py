@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import uuid
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -26,11 +29,35 @@ EXPERIMENT = Experiment(
 PROJECT = Project(holdout_fraction=0.1, holdout_salt="h")
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> EventStore:
-    s = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
+# A PostgreSQL server URL on which the tests may create and drop databases; .ci/run sets it
+# when the machine has PostgreSQL's server programs. Without it, only SQLite is tested.
+POSTGRES_URL = os.environ.get("LIFTLAB_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
+    """A fresh store with EXPERIMENT registered, on SQLite and (when a server is given) PostgreSQL."""
+    if request.param == "sqlite":
+        s = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
+        s.register_experiment(EXPERIMENT)
+        yield s
+        return
+    if not POSTGRES_URL:
+        pytest.skip("LIFTLAB_TEST_POSTGRES_URL is not set: the store tests ran on SQLite only")
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    name = f"liftlab_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    s = EventStore(make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
     s.register_experiment(EXPERIMENT)
-    return s
+    yield s
+    s.engine.dispose()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE {name}")
+    admin.dispose()
 
 
 def _assigned(store: EventStore, n: int = 2_000) -> pd.DataFrame:

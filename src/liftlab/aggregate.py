@@ -45,6 +45,7 @@ def _run(
         "event": metric.event,
         "window": metric.window_days * DAY_US,
         "until": _micros(until),
+        "held": True,
     }
     with store.engine.connect() as conn:
         frame = pd.read_sql_query(text(query), conn, params=params)
@@ -112,7 +113,7 @@ def holdout_aggregate(
         SELECT {y} AS y FROM assignments a CROSS JOIN send s
         JOIN conversions c ON c.unit_id = a.unit_id AND c.event = :event AND c.ts < :until
              AND c.ts >= s.t0 AND c.ts < s.t0 + :window
-        WHERE a.experiment = :experiment AND a.holdout = 1
+        WHERE a.experiment = :experiment AND a.holdout = :held
         GROUP BY a.unit_id
     )
     SELECT 'campaigned' AS "group", (SELECT COUNT(*) FROM exposed_units f WHERE {_EXPOSED}) AS n,
@@ -120,7 +121,7 @@ def holdout_aggregate(
     UNION ALL
     SELECT 'holdout',
            CASE WHEN (SELECT t0 FROM send) IS NULL THEN 0 ELSE (
-               SELECT COUNT(*) FROM assignments WHERE experiment = :experiment AND holdout = 1) END,
+               SELECT COUNT(*) FROM assignments WHERE experiment = :experiment AND holdout = :held) END,
            COALESCE(SUM(y), 0.0), COALESCE(SUM(y * y), 0.0) FROM held
     """
     return _run(store, query, experiment, metric, until)

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, bindparam, event, insert, text
+from sqlalchemy import BigInteger, Connection, Engine, Table, bindparam, event, insert, text
 from sqlalchemy.sql.elements import TextClause
 from sqlmodel import Field, SQLModel, create_engine
 
@@ -65,7 +65,7 @@ class AssignmentRecord(SQLModel, table=True):
     arm: str | None = None
     bucket: float | None = None
     holdout: bool = False
-    assigned_at: int
+    assigned_at: int = Field(sa_type=BigInteger)  # epoch µs: 64-bit on every database
 
 
 class ExposureRecord(SQLModel, table=True):
@@ -78,7 +78,7 @@ class ExposureRecord(SQLModel, table=True):
     segment: str
     arm: str
     channel: str
-    ts: int
+    ts: int = Field(sa_type=BigInteger)
 
 
 class ExposedUnitRecord(SQLModel, table=True):
@@ -92,7 +92,7 @@ class ExposedUnitRecord(SQLModel, table=True):
     segment: str = Field(primary_key=True)
     arm: str = Field(primary_key=True)
     unit_id: str = Field(primary_key=True)
-    t0: int
+    t0: int = Field(sa_type=BigInteger)
 
 
 class ConversionRecord(SQLModel, table=True):
@@ -103,7 +103,7 @@ class ConversionRecord(SQLModel, table=True):
     unit_id: str
     event: str
     value: float
-    ts: int
+    ts: int = Field(sa_type=BigInteger)
 
 
 class QuarantineRecord(SQLModel, table=True):
@@ -297,9 +297,9 @@ class EventStore:
             "experiment": assignments["experiment"].astype(str).to_numpy(dtype=object),
             "unit_id": assignments["unit_id"].astype(str).to_numpy(dtype=object),
             "segment": assignments["segment"].astype(str).to_numpy(dtype=object),
-            "arm": [None if pd.isna(a) else str(a) for a in assignments["arm"]],
-            "bucket": [None if pd.isna(b) else float(b) for b in assignments["bucket"]],
-            "holdout": assignments["holdout"].astype(bool).astype(int).to_numpy(),
+            "arm": pd.Series([None if pd.isna(a) else str(a) for a in assignments["arm"]], dtype=object),
+            "bucket": pd.Series([None if pd.isna(b) else float(b) for b in assignments["bucket"]], dtype=object),
+            "holdout": assignments["holdout"].astype(bool).to_numpy(),
         })
         frame["assigned_at"] = int(pd.Timestamp.now(tz="UTC").value // 1000)
         with self.engine.connect() as conn:
