@@ -58,3 +58,89 @@ def test_jsonl_and_unreadable_files(tmp_path: Path) -> None:
     binary = tmp_path / "bin.csv"
     binary.write_bytes(b"unit_id,event\n\xff\xfe\x00garbage\n")
     assert CliRunner().invoke(cli, ["log", "conversions", str(binary), "--db", db]).exit_code == 2
+
+
+def _registered_store(db: str, n: int) -> pd.DataFrame:
+    """A store with one experiment and n assigned customers; returns their non-holdout rows."""
+    from datetime import date
+
+    from liftlab import Arm, Campaign, Experiment, Metric, Project, assign
+
+    experiment = Experiment(key="tenth", start=date(2026, 10, 1), metrics=(Metric("purchase", "conversion"),), campaigns=(
+        Campaign("at_risk", arms=(Arm("control", 0.5, control=True), Arm("offer", 0.5))),))
+    store = EventStore(db)
+    store.register_experiment(experiment)
+    people = pd.DataFrame({"unit_id": [f"c{i}" for i in range(n)], "segment": "at_risk"})
+    assigned = assign(experiment, people, Project(holdout_fraction=0.0)).assignments
+    store.save_assignments(assigned)
+    return assigned
+
+
+def test_a_file_with_ten_percent_bad_rows_keeps_every_good_row(tmp_path: Path) -> None:
+    """Exposures CSV: missing fields, bad timestamps, unknown arms, wrong segments, blanks."""
+    import numpy as np
+
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    assigned = _registered_store(db, 2_000)
+    rows = pd.DataFrame({"experiment": "tenth", "unit_id": assigned["unit_id"], "segment": "at_risk",
+                         "arm": assigned["arm"], "channel": "email",
+                         "timestamp": "2026-10-01T09:00:00Z"}).astype(object)
+    rng = np.random.default_rng(3)
+    bad_rows = rng.choice(len(rows), 200, replace=False)
+    damage = [("unit_id", None, "missing field 'unit_id'"), ("timestamp", "31/31/2026", "unparseable timestamp"),
+              ("arm", "bogus", "arm differs"), ("segment", "champion", "segment differs"),
+              ("experiment", "  ", "field 'experiment' is blank")]
+    expected = {}
+    for i, row in enumerate(bad_rows):
+        column, value, reason = damage[i % len(damage)]
+        rows.at[row, column] = value
+        expected[int(row) + 2] = reason  # header is line 1
+    source = tmp_path / "sends.csv"
+    rows.to_csv(source, index=False)
+
+    result = CliRunner().invoke(cli, ["log", "exposures", str(source), "--db", db])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "1,800 inserted, 0 duplicates, 200 rejected" in result.output
+    store = EventStore(db)
+    quarantine = store.quarantine().set_index("line")
+    assert sorted(quarantine.index) == sorted(expected)
+    for line, reason in expected.items():
+        assert reason in quarantine.loc[line, "reason"], (line, quarantine.loc[line, "reason"])
+    with store.engine.connect() as conn:
+        kept = set(pd.read_sql_query("SELECT unit_id FROM exposures", conn)["unit_id"])
+    assert kept == set(rows.drop(index=bad_rows)["unit_id"])
+
+    again = CliRunner().invoke(cli, ["log", "exposures", str(source), "--db", db])
+    assert "0 inserted, 1,800 duplicates, 200 rejected" in again.output
+    assert store.count("exposures") == 1_800 and store.count("quarantine") == 200  # nothing twice
+
+
+def test_jsonl_with_wrong_types_and_nan_values(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    good = [{"unit_id": f"j{i}", "event": "purchase", "value": 10.0 + i, "timestamp": "2026-10-02T10:00:00Z"}
+            for i in range(90)]
+    bad = [
+        {"unit_id": "b0", "event": "purchase", "value": float("nan"), "timestamp": "2026-10-02T10:00:00Z"},
+        {"unit_id": "b1", "event": "purchase", "value": "ten", "timestamp": "2026-10-02T10:00:00Z"},
+        {"unit_id": {"id": 7}, "event": "purchase", "value": 1.0, "timestamp": "2026-10-02T10:00:00Z"},
+        {"unit_id": True, "event": "purchase", "value": 1.0, "timestamp": "2026-10-02T10:00:00Z"},
+        {"unit_id": "b4", "value": 1.0, "timestamp": "2026-10-02T10:00:00Z"},
+        {"unit_id": "b5", "event": "purchase", "value": -3.0, "timestamp": "2026-10-02T10:00:00Z"},
+        {"unit_id": "b6", "event": "purchase", "value": 1.0, "timestamp": [2026, 10, 2]},
+        {"unit_id": "b7", "event": "purchase", "value": 1.0, "timestamp": None},
+        {"unit_id": 12.5, "event": "purchase", "value": 1.0, "timestamp": "2026-10-02T10:00:00Z"},
+        {"unit_id": "b9", "event": "purchase", "value": float("inf"), "timestamp": "2026-10-02T10:00:00Z"},
+    ]
+    lines = good[:45] + bad + good[45:]
+    source = tmp_path / "orders.jsonl"
+    source.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    result = CliRunner().invoke(cli, ["log", "conversions", str(source), "--db", db])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "90 inserted, 0 duplicates, 10 rejected" in result.output
+    quarantine = EventStore(db).quarantine()
+    assert sorted(quarantine["line"]) == list(range(46, 56))  # JSON Lines count from line 1
+    reasons = dict(zip(quarantine["line"], quarantine["reason"]))
+    for line, expected in {46: "NaN", 47: "not a number", 48: "not text", 49: "not text", 50: "missing field 'event'",
+                           51: "negative", 52: "timestamp", 53: "missing field 'timestamp'", 54: "not text",
+                           55: "not finite"}.items():
+        assert expected in reasons[line], (line, reasons[line])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -100,20 +101,52 @@ def _timestamps(frame: pd.DataFrame, reasons: _Reasons) -> np.ndarray:
         parsed = pd.to_datetime(raw, unit="s", utc=True, errors="coerce")
     elif isinstance(raw.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(raw):
         parsed = pd.to_datetime(raw, utc=True)
+    elif pd.api.types.is_string_dtype(raw) and not pd.api.types.is_object_dtype(raw):
+        parsed = _parse_text(raw)
     else:
-        # ISO 8601 goes through pandas' fast C parser; only the rows it refuses are tried again
-        # one by one with the lenient parser, so a file of ISO stamps never pays for dateutil.
-        parsed = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601")
-        retry = parsed.isna().to_numpy() & ~missing
-        if retry.any():
-            parsed = parsed.copy()
-            parsed[retry] = pd.to_datetime(raw[retry], utc=True, errors="coerce", format="mixed")
+        # Mixed values (JSON Lines): text parsed as text, numbers as epoch seconds, datetimes as
+        # they are; anything else (lists, objects, booleans) stays unparsed and is rejected.
+        values = raw.to_numpy(dtype=object)
+        kind = np.array([_TIME_KINDS.get(type(v), _time_kind(v)) for v in values.tolist()], dtype=object)
+        parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us, UTC]")
+        for name, convert in (("text", _parse_text),
+                              ("number", lambda part: pd.to_datetime(part.astype(float), unit="s", utc=True, errors="coerce")),
+                              ("moment", lambda part: pd.to_datetime(part, utc=True, errors="coerce"))):
+            chosen = (kind == name) & ~missing
+            if chosen.any():
+                parsed[chosen] = convert(pd.Series(values[chosen], index=raw.index[chosen])).dt.as_unit("us")
     bad = parsed.isna().to_numpy() & ~missing
     reasons.add(bad, "unparseable timestamp")
     if not len(parsed):
         return np.zeros(0, dtype=np.int64)
     micros = parsed.dt.as_unit("us").astype("int64").to_numpy()  # NaT becomes a sentinel
     return np.where(parsed.isna().to_numpy(), 0, micros).astype(np.int64)
+
+
+_TIME_KINDS = {str: "text", int: "number", float: "number", pd.Timestamp: "moment", datetime: "moment"}
+
+
+def _time_kind(value: object) -> str:
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bool | np.bool_):
+        return "other"
+    if isinstance(value, int | float | np.integer | np.floating):
+        return "number"
+    if isinstance(value, datetime | np.datetime64):
+        return "moment"
+    return "other"
+
+
+def _parse_text(raw: pd.Series) -> pd.Series:
+    """ISO 8601 through pandas' fast C parser; only the strings it refuses are tried again with
+    the lenient parser, so a file of ISO stamps never pays for dateutil."""
+    parsed = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601")
+    retry = parsed.isna().to_numpy() & raw.notna().to_numpy()
+    if retry.any():
+        parsed = parsed.copy()
+        parsed[retry] = pd.to_datetime(raw[retry], utc=True, errors="coerce", format="mixed")
+    return parsed
 
 
 def _combine(hashes: list[np.ndarray]) -> np.ndarray:

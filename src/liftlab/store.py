@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, Connection, Engine, Table, bindparam, event, insert, text
+from sqlalchemy import BigInteger, Connection, Engine, Table, bindparam, event, inspect, text
 from sqlalchemy.sql.elements import TextClause
 from sqlmodel import Field, SQLModel, create_engine
 
@@ -117,11 +117,14 @@ class QuarantineRecord(SQLModel, table=True):
     reason: str
     payload: str
     at: str
+    # The same bad row of the same source loaded again is not quarantined twice.
+    row_key: str | None = None
 
 
 # A unit's events in a time range are read from this index alone, in unit order.
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS ix_conversions_window ON conversions (unit_id, event, ts, value)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS ix_quarantine_row ON quarantine (row_key)",
 )
 
 # Each stored exposure moves its unit's first exposure earlier, never later. A duplicate that
@@ -243,6 +246,8 @@ class EventStore:
             upgrading = conn.dialect.has_table(conn, "exposures") and not conn.dialect.has_table(
                 conn, "exposed_units")
             SQLModel.metadata.create_all(conn)
+            if "row_key" not in {c["name"] for c in inspect(conn).get_columns("quarantine")}:
+                conn.exec_driver_sql("ALTER TABLE quarantine ADD COLUMN row_key VARCHAR")
             for statement in _INDEXES + _FIRST_EXPOSURE[dialect]:
                 conn.exec_driver_sql(statement)
             if upgrading:
@@ -393,13 +398,14 @@ class EventStore:
         rejected = checked.rejected
         if len(rejected):
             stamp = _now()
-            records = [
-                {"kind": kind, "source": source, "line": int(line), "reason": reason,
-                 "payload": payload, "at": stamp}
+            columns = ("kind", "source", "line", "reason", "payload", "at", "row_key")
+            rows = [
+                (kind, source, int(line), reason, payload, stamp,
+                 hashlib.sha256(f"{kind}\x1f{source}\x1f{line}\x1f{payload}".encode()).hexdigest())
                 for line, reason, payload in zip(rejected["line"], rejected["reason"], rejected["payload"])
             ]
             with self.engine.begin() as conn:
-                conn.execute(insert(QuarantineRecord.__table__), records)
+                _insert_ignoring(conn, QuarantineRecord.__table__, columns, rows)
         reasons = tuple(
             f"line {line}: {reason}" for line, reason in zip(rejected["line"][:5], rejected["reason"][:5])
         )
