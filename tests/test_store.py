@@ -269,10 +269,12 @@ def test_a_store_from_before_exposed_units_is_upgraded(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(aggregate(reopened, EXPERIMENT, EXPERIMENT.metrics[1]), before)
 
 
-def test_small_batches_look_up_their_own_units(store: EventStore) -> None:
+def test_small_batches_look_up_their_own_units(store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """A single event reads its unit's assignment by key, not every assignment: same verdicts."""
+    from liftlab import store as store_module
     from liftlab.store import _stored_assignments
 
+    monkeypatch.setattr(store_module, "_KEYS_PER_QUERY", 25)  # 3,000 units scan; 40 go by key
     frame = _assigned(store, 3_000)
     units = frame["unit_id"].to_numpy(dtype=object)
     keys = np.full(len(units), "store-test", dtype=object)

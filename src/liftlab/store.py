@@ -444,10 +444,12 @@ def _stored_assignments(conn: Connection, experiments: np.ndarray, units: np.nda
     select = "SELECT unit_id, segment, arm, holdout FROM assignments WHERE experiment = :e"
     for key in pd.unique(experiments):
         wanted = pd.unique(units[experiments == key])
-        total = conn.execute(text("SELECT COUNT(*) FROM assignments WHERE experiment = :e"), {"e": key}).scalar_one()
+        # Counting an experiment's assignments costs a scan, so a few units skip straight to keys.
+        total = len(wanted) if len(wanted) <= _KEYS_PER_QUERY else conn.execute(
+            text("SELECT COUNT(*) FROM assignments WHERE experiment = :e"), {"e": key}).scalar_one()
         if not total:
             continue
-        if len(wanted) >= _SCAN_SHARE * total:
+        if len(wanted) > _KEYS_PER_QUERY and len(wanted) >= _SCAN_SHARE * total:
             rows = _fetch(conn, text(select).bindparams(e=key))
         else:
             by_key = text(select + " AND unit_id IN :units").bindparams(bindparam("units", expanding=True))
