@@ -309,29 +309,39 @@ def test_timestamps_in_several_formats() -> None:
 
 
 def _log_worker(url: str, worker: int, n: int) -> None:
+    """Workers 0 and 1 log purchases; 2 and 3 log sends to their own customers."""
     store = EventStore(url)
     for start in range(0, n, 10_000):
-        rows = pd.DataFrame({
-            "unit_id": [f"w{worker}-{i}" for i in range(start, start + 10_000)],
-            "event": "purchase",
-            "value": 1.0,
-            "timestamp": "2026-10-05T12:00:00Z",
-        })
-        counts = store.log_conversions(rows)
-        assert counts.rejected == 0
+        units = [f"w{worker}-{i}" for i in range(start, start + 10_000)]
+        if worker < 2:
+            rows = pd.DataFrame({"unit_id": units, "event": "purchase", "value": 1.0,
+                                 "timestamp": "2026-10-05T12:00:00Z"})
+            counts = store.log_conversions(rows)
+        else:
+            rows = pd.DataFrame({"experiment": "store-test", "unit_id": units, "segment": "at_risk",
+                                 "arm": "offer", "channel": "email", "timestamp": "2026-10-01T09:00:00Z"})
+            counts = store.log_exposures(rows)
+        assert counts.rejected == 0 and counts.inserted == 10_000, counts
 
 
 def test_four_processes_logging_at_once_lose_nothing(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
-    EventStore(url)
+    n = 50_000
+    setup = EventStore(url)
+    setup.register_experiment(EXPERIMENT)
+    units = [f"w{w}-{i}" for w in (2, 3) for i in range(n)]
+    setup.save_assignments(pd.DataFrame({"experiment": "store-test", "unit_id": units, "segment": "at_risk",
+                                         "arm": "offer", "bucket": 0.7, "holdout": False}))
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_log_worker, args=(url, w, 50_000)) for w in range(4)]
+    workers = [context.Process(target=_log_worker, args=(url, w, n)) for w in range(4)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join(timeout=240)
         assert worker.exitcode == 0
-    assert EventStore(url).count("conversions") == 200_000
+    store = EventStore(url)
+    assert store.count("conversions") == 2 * n and store.count("exposures") == 2 * n
+    assert aggregate(store, EXPERIMENT, EXPERIMENT.metrics[0])["n"].sum() == 2 * n
 
 
 def test_killed_load_leaves_whole_chunks_and_rerun_completes(tmp_path: Path) -> None:
