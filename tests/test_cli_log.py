@@ -50,14 +50,21 @@ def test_jsonl_and_unreadable_files(tmp_path: Path) -> None:
     ok = CliRunner().invoke(cli, ["log", "conversions", str(lines), "--db", db])
     assert ok.exit_code == 0 and "5 inserted" in ok.output
     broken = tmp_path / "broken.jsonl"
-    broken.write_text('{"unit_id": "a"\nnot json at all\n')
+    good_line = json.dumps({"unit_id": "k", "event": "visit", "value": 1, "timestamp": "2026-10-02T10:00:00Z"})
+    broken.write_text('{"unit_id": "a"\nnot json at all\n' + good_line + "\n")
     bad = CliRunner().invoke(cli, ["log", "conversions", str(broken), "--db", db])
-    assert bad.exit_code == 2 and "broken.jsonl" in bad.output and "Traceback" not in bad.output
+    assert bad.exit_code == 1 and "Traceback" not in bad.output
+    assert "1 inserted, 0 duplicates, 2 rejected" in bad.output  # the good line is kept
+    assert "line 1: not valid JSON" in bad.output and "line 2: not valid JSON" in bad.output
     missing = CliRunner().invoke(cli, ["log", "exposures", str(tmp_path / "nope.csv"), "--db", db])
     assert missing.exit_code == 2 and "no such file" in missing.output
     binary = tmp_path / "bin.csv"
-    binary.write_bytes(b"unit_id,event\n\xff\xfe\x00garbage\n")
-    assert CliRunner().invoke(cli, ["log", "conversions", str(binary), "--db", db]).exit_code == 2
+    binary.write_bytes(b"\xff\xfe\x00garbage\n\x89PNG\n")
+    unreadable = CliRunner().invoke(cli, ["log", "conversions", str(binary), "--db", db])
+    assert unreadable.exit_code == 2 and "bin.csv:1" in unreadable.output
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert CliRunner().invoke(cli, ["log", "conversions", str(empty), "--db", db]).exit_code == 2
 
 
 def _registered_store(db: str, n: int) -> pd.DataFrame:

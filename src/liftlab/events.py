@@ -194,7 +194,17 @@ def _event_ids(frame: pd.DataFrame, derived_from: pd.DataFrame, prefix: str) -> 
     return ids, np.lexsort((backward, forward))
 
 
-def _rejected(frame: pd.DataFrame, reasons: _Reasons, first_line: int) -> pd.DataFrame:
+def _line_numbers(n: int, first_line: int, lines: np.ndarray | None) -> np.ndarray:
+    """The source line of each row: given, or counted from `first_line`."""
+    if lines is None:
+        return np.arange(first_line, first_line + n)
+    lines = np.asarray(lines, dtype=np.int64)
+    if len(lines) != n:
+        raise ValueError(f"{len(lines)} line numbers for {n} rows")
+    return lines
+
+
+def _rejected(frame: pd.DataFrame, reasons: _Reasons, lines: np.ndarray) -> pd.DataFrame:
     bad = reasons.bad
     rows = frame[bad]
     payload = [
@@ -203,14 +213,16 @@ def _rejected(frame: pd.DataFrame, reasons: _Reasons, first_line: int) -> pd.Dat
     ]
     return pd.DataFrame(
         {
-            "line": np.flatnonzero(bad) + first_line,
+            "line": lines[bad],
             "reason": reasons.reason[bad],
             "payload": payload,
         }
     )
 
 
-def check_exposures(frame: pd.DataFrame, assignments: pd.DataFrame, *, first_line: int = 2) -> Checked:
+def check_exposures(
+    frame: pd.DataFrame, assignments: pd.DataFrame, *, first_line: int = 2, lines: np.ndarray | None = None
+) -> Checked:
     """Split exposures into storable rows and rejected ones.
 
     `assignments` holds the stored assignments of the experiments in the batch (columns
@@ -264,7 +276,7 @@ def check_exposures(frame: pd.DataFrame, assignments: pd.DataFrame, *, first_lin
     ids, order = _event_ids(frame[good].reset_index(drop=True), normalised, "x")
     normalised.insert(0, "event_id", ids)
     normalised.insert(5, "channel", channel[good])
-    return Checked(normalised.take(order).reset_index(drop=True), _rejected(frame, reasons, first_line))
+    return Checked(normalised.take(order).reset_index(drop=True), _rejected(frame, reasons, _line_numbers(len(frame), first_line, lines)))
 
 
 def _stored_rows(experiment: np.ndarray, unit: np.ndarray, assignments: pd.DataFrame) -> np.ndarray:
@@ -291,7 +303,7 @@ def _messages(mask: np.ndarray, text: str, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def check_conversions(frame: pd.DataFrame, *, first_line: int = 2) -> Checked:
+def check_conversions(frame: pd.DataFrame, *, first_line: int = 2, lines: np.ndarray | None = None) -> Checked:
     """Split conversions into storable rows and rejected ones (value must be a finite number ≥ 0)."""
     frame = frame.reset_index(drop=True)
     reasons = _Reasons(len(frame))
@@ -315,4 +327,4 @@ def check_conversions(frame: pd.DataFrame, *, first_line: int = 2) -> Checked:
     normalised = pd.DataFrame({"unit_id": unit[good], "event": name[good], "value": values[good], "ts": ts[good]})
     ids, order = _event_ids(frame[good].reset_index(drop=True), normalised, "c")
     normalised.insert(0, "event_id", ids)
-    return Checked(normalised.take(order).reset_index(drop=True), _rejected(frame, reasons, first_line))
+    return Checked(normalised.take(order).reset_index(drop=True), _rejected(frame, reasons, _line_numbers(len(frame), first_line, lines)))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -345,20 +345,24 @@ class EventStore:
 
     def log_exposures(
         self, data: pd.DataFrame | Iterable[Mapping[str, Any]], *, source: str | None = None,
-        first_line: int = 2,
+        first_line: int = 2, lines: Sequence[int] | None = None,
     ) -> LogCounts:
-        """Store exposures in bulk. Each must agree with the unit's stored assignment."""
+        """Store exposures in bulk. Each must agree with the unit's stored assignment.
+
+        `source` and the rows' lines (`lines`, or counted from `first_line`) name where a
+        rejected row came from in the quarantine.
+        """
         frame = _frame(data)
         known = self._assignment_lookup(frame)
-        checked = check_exposures(frame, known, first_line=first_line)
+        checked = check_exposures(frame, known, first_line=first_line, lines=_lines(lines))
         return self._store(checked, "exposures", EXPOSURE_COLUMNS, "exposure", source)
 
     def log_conversions(
         self, data: pd.DataFrame | Iterable[Mapping[str, Any]], *, source: str | None = None,
-        first_line: int = 2,
+        first_line: int = 2, lines: Sequence[int] | None = None,
     ) -> LogCounts:
         """Store shop events (purchases, visits …) in bulk."""
-        checked = check_conversions(_frame(data), first_line=first_line)
+        checked = check_conversions(_frame(data), first_line=first_line, lines=_lines(lines))
         return self._store(checked, "conversions", CONVERSION_COLUMNS, "conversion", source)
 
     def log_exposure(self, **fields: Any) -> LogCounts:
@@ -368,6 +372,12 @@ class EventStore:
     def log_conversion(self, **fields: Any) -> LogCounts:
         """Store one conversion (same rules as the bulk path)."""
         return self.log_conversions([fields], first_line=1)
+
+    def reject(self, kind: str, rejected: pd.DataFrame, *, source: str | None = None) -> LogCounts:
+        """Quarantine rows that could not even be read as records (columns line, reason,
+        payload): a line of a file that is not valid JSON, or has the wrong number of fields."""
+        self._quarantine(kind, rejected, source)
+        return LogCounts(rejected=len(rejected), reasons=_reasons(rejected))
 
     def _assignment_lookup(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The stored assignments of the batch's units, and (in `attrs`) which of the batch's
@@ -395,21 +405,21 @@ class EventStore:
             rows = list(zip(*(chunk[c].tolist() for c in columns)))
             with self.engine.begin() as conn:
                 inserted += _insert_ignoring(conn, target, columns, rows)
-        rejected = checked.rejected
-        if len(rejected):
-            stamp = _now()
-            columns = ("kind", "source", "line", "reason", "payload", "at", "row_key")
-            rows = [
-                (kind, source, int(line), reason, payload, stamp,
-                 hashlib.sha256(f"{kind}\x1f{source}\x1f{line}\x1f{payload}".encode()).hexdigest())
-                for line, reason, payload in zip(rejected["line"], rejected["reason"], rejected["payload"])
-            ]
-            with self.engine.begin() as conn:
-                _insert_ignoring(conn, QuarantineRecord.__table__, columns, rows)
-        reasons = tuple(
-            f"line {line}: {reason}" for line, reason in zip(rejected["line"][:5], rejected["reason"][:5])
-        )
-        return LogCounts(inserted, len(good) - inserted, len(rejected), reasons)
+        self._quarantine(kind, checked.rejected, source)
+        return LogCounts(inserted, len(good) - inserted, len(checked.rejected), _reasons(checked.rejected))
+
+    def _quarantine(self, kind: str, rejected: pd.DataFrame, source: str | None) -> None:
+        if not len(rejected):
+            return
+        stamp = _now()
+        columns = ("kind", "source", "line", "reason", "payload", "at", "row_key")
+        rows = [
+            (kind, source, int(line), reason, payload, stamp,
+             hashlib.sha256(f"{kind}\x1f{source}\x1f{line}\x1f{payload}".encode()).hexdigest())
+            for line, reason, payload in zip(rejected["line"], rejected["reason"], rejected["payload"])
+        ]
+        with self.engine.begin() as conn:
+            _insert_ignoring(conn, QuarantineRecord.__table__, columns, rows)
 
     def quarantine(self) -> pd.DataFrame:
         """Every rejected row with its kind, source, line and reason."""
@@ -422,6 +432,16 @@ class EventStore:
             raise StoreError(f"no table {table!r}")
         with self.engine.connect() as conn:
             return int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {table}").scalar_one())
+
+
+def _lines(lines: Sequence[int] | None) -> np.ndarray | None:
+    return None if lines is None else np.asarray(lines, dtype=np.int64)
+
+
+def _reasons(rejected: pd.DataFrame, keep: int = 5) -> tuple[str, ...]:
+    """The first few rejections as 'line N: reason'."""
+    return tuple(f"line {line}: {reason}" for line, reason in
+                 zip(rejected["line"][:keep], rejected["reason"][:keep]))
 
 
 def _frame(data: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:

@@ -2,42 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
-import pandas as pd
 
 from liftlab.cli._common import friendly_errors
-from liftlab.errors import DataError
-
-CHUNK_LINES = 200_000
-
-
-def read_chunks(path: Path, fmt: str | None) -> Iterator[tuple[int, pd.DataFrame]]:
-    """(first line number, rows) per chunk of a CSV (header on line 1) or JSON Lines file."""
-    kind = fmt or ("jsonl" if path.suffix.lower() in (".jsonl", ".json", ".ndjson") else "csv")
-    if not path.is_file():
-        raise DataError("no such file", file=path)
-    try:
-        if kind == "csv":
-            reader = pd.read_csv(path, chunksize=CHUNK_LINES, dtype=str, keep_default_na=False,
-                                 na_values=[""], encoding="utf-8")
-            line = 2
-        else:
-            reader = pd.read_json(path, lines=True, chunksize=CHUNK_LINES, dtype=False, encoding="utf-8")
-            line = 1
-        for chunk in reader:
-            yield line, chunk
-            line += len(chunk)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise DataError(f"cannot read as {kind}: {str(exc).splitlines()[0]}", file=path) from None
 
 
 def _log(kind: str, path: Path, db_url: str, fmt: str | None) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from liftlab.ingest import read_batches
     from liftlab.store import EventStore, LogCounts
 
     store = EventStore(db_url)
@@ -49,9 +25,10 @@ def _log(kind: str, path: Path, db_url: str, fmt: str | None) -> None:
                   TimeElapsedColumn(), console=console, transient=True, disable=not large) as progress:
         task = progress.add_task(kind, total=None, rows=0)
         rows = 0
-        for first_line, chunk in read_chunks(path, fmt):
-            total = total + method(chunk, source=str(path), first_line=first_line)
-            rows += len(chunk)
+        for batch in read_batches(path, fmt):
+            total = total + method(batch.rows, source=str(path), lines=batch.lines)
+            total = total + store.reject(kind.rstrip("s"), batch.broken, source=str(path))
+            rows += len(batch.rows) + len(batch.broken)
             progress.update(task, rows=rows)
     click.echo(f"{path}: {total.inserted:,} inserted, {total.duplicates:,} duplicates, "
                f"{total.rejected:,} rejected")

@@ -1,0 +1,63 @@
+"""Reading event files line by line: real line numbers, broken lines reported, records kept."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from liftlab.errors import DataError
+from liftlab.ingest import read_batches
+
+
+def _all(path: Path, **kwargs) -> tuple[list[dict], list[int], list[tuple[int, str]]]:  # type: ignore[no-untyped-def]
+    records, lines, broken = [], [], []
+    for batch in read_batches(path, **kwargs):
+        records += batch.rows.astype(object).where(batch.rows.notna(), None).to_dict("records")
+        lines += batch.lines.tolist()
+        broken += list(zip(batch.broken["line"], batch.broken["reason"]))
+    return records, lines, broken
+
+
+def test_csv_lines_survive_quoted_newlines_blank_lines_and_broken_rows(tmp_path: Path) -> None:
+    source = tmp_path / "sends.csv"
+    source.write_bytes(
+        "\ufeffunit_id,note,value\n"          # 1 (with a byte-order mark)
+        "a,plain,1\n"                         # 2
+        'b,"two\nlines",2\n'                  # 3-4
+        "\n"                                  # 5 blank
+        "c,too,many,fields\n"                 # 6
+        "d,,4\n".encode()                     # 7 (an empty cell is missing)
+        + b"e,\xff\xfe,5\n"                   # 8 not UTF-8
+        + b"f,last,6\n"               # 9
+    )
+    records, lines, broken = _all(source, chunk_records=2)  # batches end mid-file
+    assert [r["unit_id"] for r in records] == ["a", "b", "d", "f"]
+    assert lines == [2, 3, 7, 9]
+    assert records[1]["note"] == "two\nlines" and records[2]["note"] is None
+    assert broken == [(6, "expected 3 fields (the header's), found 4"), (8, "not UTF-8 text")]
+
+
+def test_jsonl_keeps_good_lines_around_bad_ones(tmp_path: Path) -> None:
+    source = tmp_path / "orders.jsonl"
+    good = json.dumps({"unit_id": "a", "value": 1.5})
+    source.write_text("\n".join([good, "{broken", "", "[1, 2]", "7", good.replace('"a"', '"b"')]) + "\n")
+    records, lines, broken = _all(source)
+    assert [r["unit_id"] for r in records] == ["a", "b"] and lines == [1, 6]
+    assert [line for line, _ in broken] == [2, 4, 5]
+    assert "not valid JSON" in broken[0][1] and "not a JSON object (a list)" in broken[1][1]
+
+
+@pytest.mark.parametrize("content, message", [(b"", "empty"), (b"\xff\xfe\x00\n", "not UTF-8"),
+                                              (b"\n", "header line is empty")])
+def test_unreadable_files_raise_a_data_error(tmp_path: Path, content: bytes, message: str) -> None:
+    source = tmp_path / "bad.csv"
+    source.write_bytes(content)
+    with pytest.raises(DataError, match=message):
+        _all(source)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no such file"):
+        _all(tmp_path / "absent.jsonl")
