@@ -378,3 +378,27 @@ def test_killed_load_leaves_whole_chunks_and_rerun_completes(tmp_path: Path) -> 
     counts = store.log_conversions(pd.read_csv(source))
     assert counts.inserted == n - partial and counts.duplicates == partial
     assert store.count("conversions") == n
+
+
+def test_assignments_read_once_are_reused_and_new_ones_still_found(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store remembers the assignments a scan read (they never change) and still looks up
+    units assigned since, by another process."""
+    from liftlab import store as store_module
+
+    monkeypatch.setattr(store_module, "_KEYS_PER_QUERY", 25)
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    logger = EventStore(url)
+    logger.register_experiment(EXPERIMENT)
+    frame = _assigned(logger, 1_000)
+    sends = _exposures(frame)
+    assert logger.log_exposures(sends.iloc[:600]).inserted == 600
+    assert "store-test" in logger._seen  # the first batch scanned
+    newcomers = pd.DataFrame({"experiment": "store-test", "unit_id": [f"late{i}" for i in range(30)],
+                              "segment": "at_risk", "arm": "offer", "bucket": 0.9, "holdout": False})
+    EventStore(url).save_assignments(newcomers)  # another process assigns 30 more
+    wrong = sends.iloc[600:610].assign(arm="nonsense")
+    late = _exposures(newcomers.assign(holdout=False))
+    counts = logger.log_exposures(pd.concat([sends.iloc[610:], wrong, late]))
+    assert counts.inserted == len(sends) - 610 + 30
+    assert counts.rejected == 10 and all("sticky" in r for r in counts.reasons)

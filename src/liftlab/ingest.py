@@ -11,6 +11,7 @@ DataError.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import pandas as pd
 from liftlab.errors import DataError
 
 CHUNK_RECORDS = 200_000
+BLOCK_BYTES = 16 << 20
 JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
 _BROKEN_COLUMNS = ["line", "reason", "payload"]
 
@@ -40,18 +42,26 @@ def file_format(path: Path, fmt: str | None = None) -> str:
     return fmt or ("jsonl" if path.suffix.lower() in JSON_SUFFIXES else "csv")
 
 
-def read_batches(path: Path, fmt: str | None = None, *, chunk_records: int = CHUNK_RECORDS) -> Iterator[Batch]:
-    """The file's records in batches of up to `chunk_records`, with their lines and broken lines."""
+def read_batches(
+    path: Path, fmt: str | None = None, *, chunk_records: int = CHUNK_RECORDS, block_bytes: int = BLOCK_BYTES
+) -> Iterator[Batch]:
+    """The file's records in batches (a block of `block_bytes` of CSV, or up to `chunk_records`
+    records), with the line each starts on and the file's broken lines."""
     if not path.is_file():
         raise DataError("no such file", file=path)
-    reader = _jsonl if file_format(path, fmt) == "jsonl" else _csv
-    yield from reader(path, chunk_records)
+    if file_format(path, fmt) == "jsonl":
+        yield from _jsonl(path, chunk_records)
+    else:
+        yield from _csv(path, chunk_records, block_bytes)
 
 
-def _text_lines(path: Path, broken: list[tuple[int, str, str]]) -> Iterator[str]:
-    """The file's lines as text; a line that is not UTF-8 is reported broken and read as empty."""
+def _text_lines(path: Path, broken: list[tuple[int, str, str]], *, offset: int = 0,
+                first_line: int = 1) -> Iterator[str]:
+    """The file's lines from byte `offset` as text; a line that is not UTF-8 is reported broken
+    and read as empty."""
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        handle.seek(offset)
+        for number, raw in enumerate(handle, start=first_line):
             try:
                 yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError:
@@ -61,21 +71,104 @@ def _text_lines(path: Path, broken: list[tuple[int, str, str]]) -> Iterator[str]
                 yield "\n"
 
 
-def _csv(path: Path, chunk_records: int) -> Iterator[Batch]:
-    broken: list[tuple[int, str, str]] = []
-    reader = csv.reader(_text_lines(path, broken))
+def _csv(path: Path, chunk_records: int, block_bytes: int = BLOCK_BYTES) -> Iterator[Batch]:
+    """CSV in blocks of whole lines. A block with no quote character and valid UTF-8 has one
+    record per line, so its lines are counted and its field counts checked with numpy and the
+    good lines parsed by pandas' C reader; from the first block that has quotes (a field may
+    span lines) or bad bytes, the rest of the file is read record by record."""
+    with path.open("rb") as handle:
+        header, width = _csv_header(path, handle.readline())
+        line, offset = 2, handle.tell()
+        carry = b""
+        while True:
+            data = handle.read(block_bytes)
+            block, carry = carry + data, b""
+            if data:
+                cut = block.rfind(b"\n") + 1
+                if not cut:
+                    carry = block
+                    continue
+                block, carry = block[:cut], block[cut:]
+            elif not block:
+                return
+            fast = b'"' not in block and _is_utf8(block)
+            batch = _csv_block(header, width, block, line) if fast else None
+            if batch is None:
+                yield from _csv_records(path, header, offset, line, chunk_records)
+                return
+            yield batch
+            line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+            offset += len(block)
+            if not data:
+                return
+
+
+def _csv_header(path: Path, raw: bytes) -> tuple[list[str], int]:
+    if not raw:
+        raise DataError("the file is empty: a CSV needs a header line", file=path)
     try:
-        header = next(reader)
-    except StopIteration:
-        raise DataError("the file is empty: a CSV needs a header line", file=path) from None
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError("the first line is not UTF-8 text", file=path, line=1) from None
+    try:
+        header = [name.strip() for name in next(csv.reader([text]), [])]
     except csv.Error as exc:
         raise DataError(f"cannot read the header: {exc}", file=path, line=1) from None
-    if not any(name.strip() for name in header):
+    if not any(header):
         raise DataError("the header line is empty", file=path, line=1)
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise DataError(f"column {twice[0]!r} appears more than once in the header", file=path, line=1)
+    return header, len(header)
+
+
+def _is_utf8(block: bytes) -> bool:
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _csv_block(header: list[str], width: int, block: bytes, first_line: int) -> Batch | None:
+    """One quote-free block: blank lines skipped, lines with the wrong field count broken."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(data == 10)
+    if not block.endswith(b"\n"):
+        ends = np.append(ends, len(data))
+    starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
+    fields = np.diff(np.searchsorted(np.flatnonzero(data == 44), ends), prepend=0) + 1
+    length = ends - starts
+    last = data[np.minimum(starts + np.maximum(length - 1, 0), len(data) - 1)] if len(data) else np.zeros(0)
+    blank = (length == 0) | ((length == 1) & (last == 13))  # empty, or a lone carriage return
+    good = ~blank & (fields == width)
+    ragged = np.flatnonzero(~blank & ~good)
+    lines = first_line + np.arange(len(ends))
+    keep = block
+    if not good.all():
+        keep = data[np.repeat(good, np.minimum(ends + 1, len(data)) - starts)].tobytes()
+    rows = pd.read_csv(io.BytesIO(keep), header=None, names=header, dtype="str", keep_default_na=False,
+                       na_values=[""], skip_blank_lines=False, encoding="utf-8") if keep else \
+        pd.DataFrame({name: pd.Series(dtype="str") for name in header})
+    if len(rows) != int(good.sum()):
+        return None  # not one record per line after all: let the record reader decide
+    broken = pd.DataFrame({
+        "line": lines[ragged],
+        "reason": [f"expected {width} fields (the header's), found {fields[i]}" for i in ragged],
+        "payload": [block[starts[i]:ends[i]].decode("utf-8").rstrip("\r")[:200] for i in ragged],
+    }, columns=_BROKEN_COLUMNS)
+    return Batch(rows, lines[good], broken)
+
+
+def _csv_records(path: Path, header: list[str], offset: int, first_line: int,
+                 chunk_records: int) -> Iterator[Batch]:
+    """The file from byte `offset` (line `first_line`) record by record with the csv module."""
+    broken: list[tuple[int, str, str]] = []
+    reader = csv.reader(_text_lines(path, broken, offset=offset, first_line=first_line))
     width = len(header)
     records: list[list[str]] = []
     lines: list[int] = []
-    start = reader.line_num + 1
+    start = first_line
     while True:
         try:
             fields = next(reader)
@@ -83,9 +176,9 @@ def _csv(path: Path, chunk_records: int) -> Iterator[Batch]:
             break
         except csv.Error as exc:
             broken.append((start, f"not a CSV record: {exc}", ""))
-            start = reader.line_num + 1
+            start = first_line + reader.line_num
             continue
-        line, start = start, reader.line_num + 1
+        line, start = start, first_line + reader.line_num
         if not fields or fields == [""]:
             continue  # a blank line
         if len(fields) != width:
@@ -102,7 +195,7 @@ def _csv(path: Path, chunk_records: int) -> Iterator[Batch]:
 
 def _csv_batch(header: list[str], records: list[list[str]], lines: list[int],
                broken: list[tuple[int, str, str]]) -> Batch:
-    rows = pd.DataFrame(records, columns=[name.strip() for name in header], dtype=object)
+    rows = pd.DataFrame(records, columns=header, dtype=object)
     for column in rows.columns.unique():
         cells = rows[column]
         if isinstance(cells, pd.Series):  # an empty cell is a missing value; all else is text

@@ -224,6 +224,7 @@ class EventStore:
 
     def __init__(self, url: str = "sqlite:///liftlab.db") -> None:
         self.url = url
+        self._seen: dict[str, pd.DataFrame] = {}  # assignments read by scans (they never change)
         try:
             self.engine: Engine = create_engine(url, connect_args=self._connect_args(url))
         except Exception as exc:  # noqa: BLE001 — any driver error becomes one clear line
@@ -389,7 +390,7 @@ class EventStore:
         keys = frame[["experiment", "unit_id"]].dropna()
         with self.engine.connect() as conn:
             lookup = _stored_assignments(conn, keys["experiment"].astype(str).to_numpy(dtype=object),
-                                         keys["unit_id"].astype(str).to_numpy(dtype=object))
+                                         keys["unit_id"].astype(str).to_numpy(dtype=object), self._seen)
             rows = conn.execute(text("SELECT DISTINCT key FROM experiments")).fetchall()
         lookup.attrs["registered"] = {r.key for r in rows}
         return lookup
@@ -453,35 +454,56 @@ def _frame(data: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 _LOOKUP_COLUMNS = ("experiment", "unit_id", "segment_stored", "arm_stored", "holdout")
 
 
-def _stored_assignments(conn: Connection, experiments: np.ndarray, units: np.ndarray) -> pd.DataFrame:
+def _stored_assignments(conn: Connection, experiments: np.ndarray, units: np.ndarray,
+                        seen: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """The stored assignments of these (experiment, unit) pairs: columns experiment, unit_id,
     segment_stored, arm_stored, holdout.
 
     A batch holding a good share of an experiment's units reads all of its assignments in one
-    scan; a smaller one looks its units up by primary key, a few thousand per query.
+    scan; a smaller one looks its units up by primary key, a few thousand per query. `seen`
+    keeps what scans read: an assignment never changes once stored, so a unit found there
+    needs no query again (one not found may have been assigned since, and is looked up).
     """
     parts = [pd.DataFrame(columns=list(_LOOKUP_COLUMNS))]
-    select = "SELECT unit_id, segment, arm, holdout FROM assignments WHERE experiment = :e"
     for key in pd.unique(experiments):
         wanted = pd.unique(units[experiments == key])
-        # Counting an experiment's assignments costs a scan, so a few units skip straight to keys.
-        total = len(wanted) if len(wanted) <= _KEYS_PER_QUERY else conn.execute(
-            text("SELECT COUNT(*) FROM assignments WHERE experiment = :e"), {"e": key}).scalar_one()
-        if not total:
+        if seen is not None and key in seen:
+            cached = seen[key]
+            hit = cached.index.get_indexer(wanted)
+            parts.append(cached.iloc[hit[hit >= 0]].reset_index().assign(experiment=key))
+            wanted = wanted[hit < 0]
+        if not len(wanted):
             continue
-        if len(wanted) > _KEYS_PER_QUERY and len(wanted) >= _SCAN_SHARE * total:
-            rows = _fetch(conn, text(select).bindparams(e=key))
-        else:
-            by_key = text(select + " AND unit_id IN :units").bindparams(bindparam("units", expanding=True))
-            rows = []
-            for begin in range(0, len(wanted), _KEYS_PER_QUERY):
-                chosen = list(wanted[begin:begin + _KEYS_PER_QUERY])
-                rows.extend(_fetch(conn, by_key.bindparams(e=key, units=chosen)))
-        if rows:
-            unit, segment, arm, holdout = np.array(rows, dtype=object).reshape(-1, 4).T
-            parts.append(pd.DataFrame({"experiment": key, "unit_id": unit, "segment_stored": segment,
-                                       "arm_stored": arm, "holdout": holdout}))
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        found = _query_assignments(conn, key, wanted)
+        if found.attrs.get("scanned") and seen is not None:
+            seen[key] = found.set_index("unit_id")
+            found = found[found["unit_id"].isin(wanted)]
+        parts.append(found.assign(experiment=key))
+    frame = pd.concat(parts, ignore_index=True)
+    return frame[list(_LOOKUP_COLUMNS)]
+
+
+def _query_assignments(conn: Connection, key: str, wanted: np.ndarray) -> pd.DataFrame:
+    """One experiment's assignments of `wanted` units (or all of them, when that is cheaper:
+    then `attrs["scanned"]` is set)."""
+    select = "SELECT unit_id, segment, arm, holdout FROM assignments WHERE experiment = :e"
+    # Counting an experiment's assignments costs a scan, so a few units skip straight to keys.
+    total = len(wanted) if len(wanted) <= _KEYS_PER_QUERY else conn.execute(
+        text("SELECT COUNT(*) FROM assignments WHERE experiment = :e"), {"e": key}).scalar_one()
+    scan = len(wanted) > _KEYS_PER_QUERY and len(wanted) >= _SCAN_SHARE * total
+    if scan:
+        rows = _fetch(conn, text(select).bindparams(e=key))
+    else:
+        by_key = text(select + " AND unit_id IN :units").bindparams(bindparam("units", expanding=True))
+        rows = []
+        for begin in range(0, len(wanted), _KEYS_PER_QUERY):
+            chosen = list(wanted[begin:begin + _KEYS_PER_QUERY])
+            rows.extend(_fetch(conn, by_key.bindparams(e=key, units=chosen)))
+    table = np.array(rows, dtype=object).reshape(-1, 4)
+    found = pd.DataFrame({"unit_id": table[:, 0], "segment_stored": table[:, 1], "arm_stored": table[:, 2],
+                          "holdout": table[:, 3]})
+    found.attrs["scanned"] = scan
+    return found
 
 
 def _fetch(conn: Connection, statement: TextClause) -> list[tuple[Any, ...]]:
