@@ -21,6 +21,7 @@ from click.testing import CliRunner
 
 from liftlab import Arm, Campaign, Experiment, Metric, Project, assign
 from liftlab.aggregate import aggregate, holdout_aggregate
+from liftlab.analysis import timeline
 from liftlab.cli import cli
 from liftlab.simulate import simulate_campaign
 from liftlab.store import SQLITE_CACHE_KIB, EventStore
@@ -86,6 +87,10 @@ def main(n: int) -> None:
     start = time.perf_counter()
     holdout_aggregate(store, experiment, experiment.metrics[1])
     print(f"  holdout comparison   {time.perf_counter() - start:10.2f} s")
+    start = time.perf_counter()
+    days = timeline(store, experiment)["day"].nunique()
+    print(f"  timeline ({days} days, {len(experiment.metrics)} metrics) {time.perf_counter() - start:5.2f} s"
+          f"  (a cut-off query per day would take ~{days * len(experiment.metrics)} aggregations)")
 
     # The shell path: `liftlab log exposures FILE` reads a CSV in chunks (text timestamps).
     source = folder / "sends.csv"

@@ -73,3 +73,30 @@ def test_analyze_by_registered_key(demo_run) -> None:  # type: ignore[no-untyped
     assert json.loads(result.output)["experiment"] == "winback-2026q4"
     unknown = CliRunner().invoke(cli, ["analyze", "no-such-experiment", "--db", demo_run.database_url])
     assert unknown.exit_code == 2 and "not registered" in unknown.output
+
+
+def test_timeline_ends_where_a_cut_off_on_its_last_day_ends(demo_run, experiments_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """Each day's point is the Welch interval on the data as it stood at that day's end."""
+    from datetime import UTC, datetime, time, timedelta
+
+    from liftlab.aggregate import aggregate
+    from liftlab.analysis import timeline
+    from liftlab.loading import load_experiments
+    from liftlab.stats import Sample, frequentist
+    from liftlab.store import EventStore
+
+    store = EventStore(demo_run.database_url)
+    experiment = next(e for e in load_experiments(experiments_dir) if e.key == demo_run.reports[0].experiment)
+    daily = timeline(store, experiment)
+    assert daily["day"].is_monotonic_increasing and set(daily["metric"]) == {m.key for m in experiment.metrics}
+    for day in sorted(daily["day"].unique())[::4]:
+        cut = datetime.combine(day.date() + timedelta(days=1), time.min, tzinfo=UTC)
+        for metric in experiment.metrics:
+            table = aggregate(store, experiment, metric, until=cut).set_index(["segment", "arm"])
+            for row in daily[(daily["day"] == day) & (daily["metric"] == metric.key)].itertuples():
+                campaign = next(c for c in experiment.campaigns if c.segment == row.segment)
+                control = Sample(*table.loc[(row.segment, campaign.control.key), ["n", "sum", "sum_sq"]])
+                treated = Sample(*table.loc[(row.segment, row.arm), ["n", "sum", "sum_sq"]])
+                expected = frequentist(control, treated)
+                assert abs(row.abs_uplift - expected.abs_uplift) <= 1e-9 * max(1.0, abs(expected.abs_uplift))
+                assert abs(row.low - expected.abs_ci[0]) <= 1e-9 * max(1.0, abs(expected.abs_ci[0]))

@@ -402,3 +402,34 @@ def test_assignments_read_once_are_reused_and_new_ones_still_found(
     counts = logger.log_exposures(pd.concat([sends.iloc[610:], wrong, late]))
     assert counts.inserted == len(sends) - 610 + 30
     assert counts.rejected == 10 and all("sticky" in r for r in counts.reasons)
+
+
+def test_daily_aggregate_equals_a_cut_off_per_day(store: EventStore) -> None:
+    """Two queries give what `aggregate(until=end of day d)` gives for every day d."""
+    from datetime import UTC, datetime, timedelta
+
+    from liftlab.aggregate import daily_aggregate
+
+    frame = _assigned(store, 1_500)
+    exposures = _exposures(frame)
+    rng = np.random.default_rng(9)
+    # Sends over five days, some units sent twice; purchases before, during and after.
+    exposures["timestamp"] = exposures["timestamp"] + pd.to_timedelta(rng.integers(0, 5 * 24, len(exposures)), unit="h")
+    again = exposures.sample(200, random_state=3).assign(timestamp=lambda f: f["timestamp"] - pd.Timedelta(hours=30))
+    store.log_exposures(pd.concat([again, exposures]))
+    n = 6_000
+    stamps = pd.Timestamp("2026-09-28", tz="UTC") + pd.to_timedelta(rng.integers(0, 20 * 24, n), unit="h")
+    conversions = pd.DataFrame({"unit_id": rng.choice(frame["unit_id"], n), "event": "purchase",
+                                "value": rng.lognormal(3, 1, n).round(2), "timestamp": stamps})
+    conversions = pd.concat([conversions, conversions.iloc[:50].assign(value=7.0, event_id=[f"tie{i}" for i in range(50)])])
+    store.log_conversions(conversions)
+    origin = datetime(2026, 9, 30, tzinfo=UTC)  # starts before the first send: early days are empty
+    for metric in EXPERIMENT.metrics:
+        daily = daily_aggregate(store, EXPERIMENT, metric, origin=origin, days=16)
+        for day in range(16):
+            cut = aggregate(store, EXPERIMENT, metric, until=origin + timedelta(days=day + 1))
+            ours = daily[daily["day"] == day].reset_index(drop=True)
+            assert ours[["segment", "arm"]].values.tolist() == cut[["segment", "arm"]].values.tolist(), day
+            assert ours["n"].tolist() == cut["n"].tolist()
+            np.testing.assert_allclose(ours["sum"], cut["sum"], rtol=1e-9)
+            np.testing.assert_allclose(ours["sum_sq"], cut["sum_sq"], rtol=1e-9)

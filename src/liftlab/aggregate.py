@@ -37,7 +37,8 @@ def _micros(moment: datetime | None) -> int:
 
 
 def _run(
-    store: EventStore, query: str, experiment: Experiment, metric: Metric, until: datetime | None
+    store: EventStore, query: str, experiment: Experiment, metric: Metric, until: datetime | None,
+    extra: dict[str, int] | None = None, *, counts: bool = True,
 ) -> pd.DataFrame:
     """Run an aggregation query with the experiment's key, the metric's event and window."""
     params = {
@@ -46,10 +47,12 @@ def _run(
         "window": metric.window_days * DAY_US,
         "until": _micros(until),
         "held": True,
+        **(extra or {}),
     }
     with store.engine.connect() as conn:
         frame = pd.read_sql_query(text(query), conn, params=params)
-    frame["n"] = frame["n"].astype(int)
+    if counts:
+        frame["n"] = frame["n"].astype(int)
     return frame
 
 
@@ -133,3 +136,61 @@ def _per_unit(kind: str, condition: str) -> str:
     if kind == "conversion":
         return f"MAX(CASE WHEN {condition} THEN 1.0 ELSE 0.0 END)"
     return f"SUM(CASE WHEN {condition} THEN c.value ELSE 0.0 END)"
+
+
+def daily_aggregate(
+    store: EventStore, experiment: Experiment, metric: Metric, *, origin: datetime, days: int
+) -> pd.DataFrame:
+    """n, sum and sum_sq per segment × arm as they stood at the end of each of `days` days
+    from `origin` (midnight UTC): row (day d) equals `aggregate(until=origin + d + 1 days)`.
+
+    Two queries instead of one per day: units are counted by the day of their first exposure,
+    and each qualifying event adds to the sums on its own day. A revenue unit's y² grows by
+    v·(2·Y + v) when an event of value v follows events worth Y, so the squares accumulate
+    exactly; a conversion unit counts once, on the day of its first qualifying event.
+    """
+    day = "CASE WHEN {ts} < :origin THEN 0 ELSE ({ts} - :origin) / :day END"
+    step = ("CASE WHEN rank = 1 THEN 1.0 ELSE 0.0 END" if metric.kind == "conversion"
+            else "value")
+    square = (step if metric.kind == "conversion"
+              else "value * (2.0 * (running - value) + value)")
+    exposed = f"""
+    SELECT f.segment, f.arm, {day.format(ts="f.t0")} AS day, COUNT(*) AS n
+    FROM exposed_units f WHERE {_EXPOSED}
+    GROUP BY f.segment, f.arm, {day.format(ts="f.t0")}
+    """
+    events = f"""
+    WITH qualifying AS (
+        SELECT f.segment, f.arm, f.unit_id, c.ts, c.value,
+               ROW_NUMBER() OVER w AS rank, SUM(c.value) OVER w AS running
+        FROM exposed_units f
+        JOIN conversions c ON {_EVENTS} AND c.ts >= f.t0 AND c.ts < f.t0 + :window
+        WHERE {_EXPOSED}
+        WINDOW w AS (PARTITION BY f.unit_id ORDER BY c.ts, c.event_id ROWS UNBOUNDED PRECEDING)
+    )
+    SELECT segment, arm, {day.format(ts="ts")} AS day, SUM({step}) AS sum, SUM({square}) AS sum_sq
+    FROM qualifying GROUP BY segment, arm, {day.format(ts="ts")}
+    """
+    start = _micros(origin)
+    extra = {"origin": start, "day": DAY_US}
+    until = pd.Timestamp(start * 1000 + days * DAY_US * 1000, tz="UTC").to_pydatetime()
+    counts = _run(store, exposed, experiment, metric, until, extra)
+    sums = _run(store, events, experiment, metric, until, extra, counts=False)
+    return _cumulate(counts, sums, days)
+
+
+def _cumulate(counts: pd.DataFrame, sums: pd.DataFrame, days: int) -> pd.DataFrame:
+    """Daily increments → running totals for days 0 … days-1, for arms with a unit by then."""
+    grid = range(days)
+    frames = []
+    for (segment, arm), own in counts.groupby(["segment", "arm"], sort=True):
+        n = own.groupby("day")["n"].sum().reindex(grid, fill_value=0).cumsum()
+        mine = sums[(sums["segment"] == segment) & (sums["arm"] == arm)].groupby("day")[["sum", "sum_sq"]].sum()
+        totals = mine.reindex(grid, fill_value=0.0).cumsum()
+        frame = pd.DataFrame({"day": list(grid), "segment": segment, "arm": arm, "n": n.to_numpy(),
+                              "sum": totals["sum"].to_numpy(), "sum_sq": totals["sum_sq"].to_numpy()})
+        frames.append(frame[frame["n"] > 0])
+    columns = ["day", "segment", "arm", "n", "sum", "sum_sq"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True).sort_values(["day", "segment", "arm"], ignore_index=True)[columns]

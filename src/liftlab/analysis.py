@@ -2,8 +2,8 @@
 
 `analyze` is the one call an analyst makes: it asks the store for each metric's
 segment × arm sufficient statistics (one GROUP BY each, see `aggregate.py`), the global
-holdout comparison, and hands them to `report.build_report`. `timeline` re-runs the same
-aggregation with a cut-off per day, for the cumulative-uplift chart.
+holdout comparison, and hands them to `report.build_report`. `timeline` gives the same
+statistics as they stood at the end of each day, for the cumulative-uplift chart.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pandas as pd
 
-from liftlab.aggregate import aggregate, holdout_aggregate
+from liftlab.aggregate import aggregate, daily_aggregate, holdout_aggregate
 from liftlab.config import Experiment
 from liftlab.report import Report, build_report
 from liftlab.stats import Sample, frequentist
@@ -54,20 +54,24 @@ def timeline(store: EventStore, experiment: Experiment, *, alpha: float = 0.05) 
     low, high — each day counting only exposures and conversions before that day's end.
 
     Uses the unadjusted Welch interval (not CUPED), the number a team watching day by day saw.
+    Two queries per metric however many days (`aggregate.daily_aggregate`).
     """
     window = max(m.window_days for m in experiment.metrics)
     end = experiment.end or (experiment.start + timedelta(days=window))
     last_day = min(end, experiment.start + timedelta(days=window + 7))
+    origin = datetime.combine(experiment.start, time.min, tzinfo=UTC)
+    days = (last_day - experiment.start).days + 1
     rows = []
-    day = experiment.start
-    while day <= last_day:
-        cutoff = datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
-        for metric in experiment.metrics:
-            table = aggregate(store, experiment, metric, until=cutoff)
+    for metric in experiment.metrics:
+        daily = daily_aggregate(store, experiment, metric, origin=origin, days=max(days, 0))
+        for offset, table in daily.groupby("day", sort=True):
+            day = experiment.start + timedelta(days=int(offset))
             for campaign in experiment.campaigns:
                 rows.extend(_daily_rows(table, campaign, metric.key, day, alpha))
-        day += timedelta(days=1)
-    return pd.DataFrame(rows, columns=["day", "segment", "arm", "metric", "abs_uplift", "low", "high"])
+    frame = pd.DataFrame(rows, columns=["day", "segment", "arm", "metric", "abs_uplift", "low", "high"])
+    order = {m.key: i for i, m in enumerate(experiment.metrics)}
+    return frame.sort_values(["day", "metric"], key=lambda c: c.map(order) if c.name == "metric" else c,
+                             kind="stable", ignore_index=True)
 
 
 def _daily_rows(table: pd.DataFrame, campaign, metric: str, day, alpha: float) -> list[dict]:  # type: ignore[no-untyped-def]
