@@ -23,8 +23,9 @@ from liftlab import Arm, Campaign, Experiment, Metric, Project, assign
 from liftlab.aggregate import aggregate, holdout_aggregate
 from liftlab.analysis import timeline
 from liftlab.cli import cli
+from liftlab.schema import SQLITE_CACHE_KIB
 from liftlab.simulate import simulate_campaign
-from liftlab.store import SQLITE_CACHE_KIB, EventStore
+from liftlab.store import EventStore
 
 
 def main(n: int) -> None:

@@ -271,16 +271,16 @@ def test_a_store_from_before_exposed_units_is_upgraded(tmp_path: Path) -> None:
 
 def test_small_batches_look_up_their_own_units(store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """A single event reads its unit's assignment by key, not every assignment: same verdicts."""
-    from liftlab import store as store_module
-    from liftlab.store import _stored_assignments
+    from liftlab import sqlio
+    from liftlab.sqlio import stored_assignments
 
-    monkeypatch.setattr(store_module, "_KEYS_PER_QUERY", 25)  # 3,000 units scan; 40 go by key
+    monkeypatch.setattr(sqlio, "KEYS_PER_QUERY", 25)  # 3,000 units scan; 40 go by key
     frame = _assigned(store, 3_000)
     units = frame["unit_id"].to_numpy(dtype=object)
     keys = np.full(len(units), "store-test", dtype=object)
     with store.engine.connect() as conn:
-        everything = _stored_assignments(conn, keys, units)
-        few = _stored_assignments(conn, keys[:40], units[:40])
+        everything = stored_assignments(conn, keys, units)
+        few = stored_assignments(conn, keys[:40], units[:40])
     assert len(everything) == len(frame)
     expected = everything.set_index("unit_id").loc[units[:40]].reset_index()[few.columns]
     pd.testing.assert_frame_equal(few.sort_values("unit_id", ignore_index=True),
@@ -384,9 +384,9 @@ def test_assignments_read_once_are_reused_and_new_ones_still_found(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A store remembers the assignments a scan read (they never change) and still looks up
     units assigned since, by another process."""
-    from liftlab import store as store_module
+    from liftlab import sqlio
 
-    monkeypatch.setattr(store_module, "_KEYS_PER_QUERY", 25)
+    monkeypatch.setattr(sqlio, "KEYS_PER_QUERY", 25)
     url = f"sqlite:///{tmp_path / 'events.db'}"
     logger = EventStore(url)
     logger.register_experiment(EXPERIMENT)
