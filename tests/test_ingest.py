@@ -109,3 +109,16 @@ def test_fast_csv_blocks_agree_with_the_record_reader(tmp_path_factory: pytest.T
     strip = [{k: (v.rstrip("\r") if isinstance(v, str) else v) for k, v in r.items()} for r in fast[0]]
     strip_slow = [{k: (v.rstrip("\r") if isinstance(v, str) else v) for k, v in r.items()} for r in slow_records]
     assert (strip, fast[1], fast[2]) == (strip_slow, slow_lines, slow_broken)
+
+
+@pytest.mark.parametrize("name, text", [
+    ("f.csv", "a,b\n" + "".join(f"{i},x\n" for i in range(30))),
+    ("q.csv", "a,b\n" + "".join(f'{i},"x"\n' for i in range(30))),
+    ("f.jsonl", "".join(json.dumps({"a": i}) + "\n" for i in range(30))),
+])
+def test_batches_report_how_far_they_read(tmp_path: Path, name: str, text: str) -> None:
+    source = tmp_path / name
+    source.write_text(text)
+    positions = [b.position for b in read_batches(source, chunk_records=7, block_bytes=40)]
+    assert positions == sorted(positions) and positions[-1] == source.stat().st_size
+    assert len(positions) > 1

@@ -35,6 +35,7 @@ class Batch:
     rows: pd.DataFrame
     lines: np.ndarray
     broken: pd.DataFrame  # line, reason, payload
+    position: int = 0  # bytes of the file read so far, for a progress bar
 
 
 def file_format(path: Path, fmt: str | None = None) -> str:
@@ -56,12 +57,14 @@ def read_batches(
 
 
 def _text_lines(path: Path, broken: list[tuple[int, str, str]], *, offset: int = 0,
-                first_line: int = 1) -> Iterator[str]:
+                first_line: int = 1, read: list[int] | None = None) -> Iterator[str]:
     """The file's lines from byte `offset` as text; a line that is not UTF-8 is reported broken
-    and read as empty."""
+    and read as empty. `read[0]` counts the bytes read, for progress."""
     with path.open("rb") as handle:
         handle.seek(offset)
         for number, raw in enumerate(handle, start=first_line):
+            if read is not None:
+                read[0] += len(raw)
             try:
                 yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError:
@@ -96,7 +99,7 @@ def _csv(path: Path, chunk_records: int, block_bytes: int = BLOCK_BYTES) -> Iter
             if batch is None:
                 yield from _csv_records(path, header, offset, line, chunk_records)
                 return
-            yield batch
+            yield Batch(batch.rows, batch.lines, batch.broken, offset + len(block))
             line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
             offset += len(block)
             if not data:
@@ -164,7 +167,8 @@ def _csv_records(path: Path, header: list[str], offset: int, first_line: int,
                  chunk_records: int) -> Iterator[Batch]:
     """The file from byte `offset` (line `first_line`) record by record with the csv module."""
     broken: list[tuple[int, str, str]] = []
-    reader = csv.reader(_text_lines(path, broken, offset=offset, first_line=first_line))
+    read = [offset]
+    reader = csv.reader(_text_lines(path, broken, offset=offset, first_line=first_line, read=read))
     width = len(header)
     records: list[list[str]] = []
     lines: list[int] = []
@@ -188,19 +192,20 @@ def _csv_records(path: Path, header: list[str], offset: int, first_line: int,
         records.append(fields)
         lines.append(line)
         if len(records) >= chunk_records:
-            yield _csv_batch(header, records, lines, broken)
+            yield _csv_batch(header, records, lines, broken, read[0])
             records, lines, broken[:] = [], [], []
-    yield _csv_batch(header, records, lines, broken)
+    yield _csv_batch(header, records, lines, broken, read[0])
 
 
 def _csv_batch(header: list[str], records: list[list[str]], lines: list[int],
-               broken: list[tuple[int, str, str]]) -> Batch:
+               broken: list[tuple[int, str, str]], position: int) -> Batch:
     rows = pd.DataFrame(records, columns=header, dtype=object)
     for column in rows.columns.unique():
         cells = rows[column]
         if isinstance(cells, pd.Series):  # an empty cell is a missing value; all else is text
             rows[column] = cells.mask(cells == "").astype("str")
-    return Batch(rows, np.asarray(lines, dtype=np.int64), pd.DataFrame(list(broken), columns=_BROKEN_COLUMNS))
+    return Batch(rows, np.asarray(lines, dtype=np.int64), pd.DataFrame(list(broken), columns=_BROKEN_COLUMNS),
+                 position)
 
 
 def _jsonl(path: Path, chunk_records: int) -> Iterator[Batch]:
@@ -208,7 +213,8 @@ def _jsonl(path: Path, chunk_records: int) -> Iterator[Batch]:
     records: list[dict] = []
     lines: list[int] = []
     number = 0
-    for number, text in enumerate(_text_lines(path, broken), start=1):
+    read = [0]
+    for number, text in enumerate(_text_lines(path, broken, read=read), start=1):
         if not text.strip():
             continue
         try:
@@ -222,13 +228,14 @@ def _jsonl(path: Path, chunk_records: int) -> Iterator[Batch]:
         records.append(record)
         lines.append(number)
         if len(records) >= chunk_records:
-            yield _jsonl_batch(records, lines, broken)
+            yield _jsonl_batch(records, lines, broken, read[0])
             records, lines, broken[:] = [], [], []
     if number == 0:
         raise DataError("the file is empty", file=path)
-    yield _jsonl_batch(records, lines, broken)
+    yield _jsonl_batch(records, lines, broken, read[0])
 
 
-def _jsonl_batch(records: list[dict], lines: list[int], broken: list[tuple[int, str, str]]) -> Batch:
+def _jsonl_batch(records: list[dict], lines: list[int], broken: list[tuple[int, str, str]],
+                 position: int) -> Batch:
     return Batch(pd.DataFrame(records), np.asarray(lines, dtype=np.int64),
-                 pd.DataFrame(list(broken), columns=_BROKEN_COLUMNS))
+                 pd.DataFrame(list(broken), columns=_BROKEN_COLUMNS), position)

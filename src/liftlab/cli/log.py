@@ -11,7 +11,14 @@ from liftlab.cli._common import friendly_errors
 
 def _log(kind: str, path: Path, db_url: str, fmt: str | None) -> None:
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from liftlab.ingest import read_batches
     from liftlab.store import EventStore, LogCounts
@@ -21,15 +28,16 @@ def _log(kind: str, path: Path, db_url: str, fmt: str | None) -> None:
     large = path.is_file() and path.stat().st_size > 5_000_000
     method = store.log_exposures if kind == "exposures" else store.log_conversions
     console = Console(stderr=True)
-    with Progress(TextColumn(f"logging {kind}"), BarColumn(), TextColumn("{task.fields[rows]:,} rows"),
-                  TimeElapsedColumn(), console=console, transient=True, disable=not large) as progress:
-        task = progress.add_task(kind, total=None, rows=0)
+    columns = (TextColumn(f"logging {kind}"), BarColumn(), TaskProgressColumn(),
+               TextColumn("{task.fields[rows]:,} rows"), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True, disable=not large) as progress:
+        task = progress.add_task(kind, total=path.stat().st_size if large else None, rows=0)
         rows = 0
         for batch in read_batches(path, fmt):
             total = total + method(batch.rows, source=str(path), lines=batch.lines)
             total = total + store.reject(kind.rstrip("s"), batch.broken, source=str(path))
             rows += len(batch.rows) + len(batch.broken)
-            progress.update(task, rows=rows)
+            progress.update(task, completed=batch.position, rows=rows)
     click.echo(f"{path}: {total.inserted:,} inserted, {total.duplicates:,} duplicates, "
                f"{total.rejected:,} rejected")
     for reason in total.reasons[:5]:
