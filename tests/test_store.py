@@ -299,12 +299,12 @@ def test_timestamps_in_several_formats() -> None:
     from liftlab.events import check_conversions
 
     stamps = ["2026-10-05T12:00:00Z", "2026-10-05 14:00:00+02:00", "2026-10-05T12:00:00.000000",
-              "Mon, 05 Oct 2026 12:00:00 +0000", "5 October 2026 12:00", "yesterday"]
-    rows = pd.DataFrame({"unit_id": [f"t{i}" for i in range(6)], "event": "visit", "value": 0.0,
+              "Mon, 05 Oct 2026 12:00:00 +0000", "5 October 2026 12:00", "1791201600", "yesterday"]
+    rows = pd.DataFrame({"unit_id": [f"t{i}" for i in range(len(stamps))], "event": "visit", "value": 0.0,
                          "timestamp": stamps})
     checked = check_conversions(rows)
     noon = int(pd.Timestamp("2026-10-05 12:00", tz="UTC").value // 1000)
-    assert (checked.valid["ts"] == noon).all() and len(checked.valid) == 5
+    assert (checked.valid["ts"] == noon).all() and len(checked.valid) == len(stamps) - 1
     assert checked.rejected["reason"].tolist() == ["unparseable timestamp"]
 
 

@@ -20,8 +20,6 @@ import pandas as pd
 
 EXPOSURE_COLUMNS = ("event_id", "experiment", "unit_id", "segment", "arm", "channel", "ts")
 CONVERSION_COLUMNS = ("event_id", "unit_id", "event", "value", "ts")
-_REQUIRED_EXPOSURE = ("experiment", "unit_id", "segment", "arm", "timestamp")
-_REQUIRED_CONVERSION = ("unit_id", "event", "value", "timestamp")
 
 
 @dataclass(frozen=True)
@@ -139,13 +137,20 @@ def _time_kind(value: object) -> str:
 
 
 def _parse_text(raw: pd.Series) -> pd.Series:
-    """ISO 8601 through pandas' fast C parser; only the strings it refuses are tried again with
-    the lenient parser, so a file of ISO stamps never pays for dateutil."""
+    """Timestamps written as text: ISO 8601 through pandas' fast C parser; of the strings it
+    refuses, numbers of nine or more digits are epoch seconds (so 20261005 stays a date) and
+    the rest go to the lenient parser. A file of ISO stamps never pays for the slow paths."""
     parsed = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601")
     retry = parsed.isna().to_numpy() & raw.notna().to_numpy()
     if retry.any():
         parsed = parsed.copy()
-        parsed[retry] = pd.to_datetime(raw[retry], utc=True, errors="coerce", format="mixed")
+        rest = raw[retry].astype(str)
+        epoch = rest.str.fullmatch(r"\s*\d{9,}(\.\d+)?\s*").to_numpy(dtype=bool)
+        if epoch.any():
+            seconds = pd.to_numeric(rest[epoch], errors="coerce")
+            parsed[rest.index[epoch]] = pd.to_datetime(seconds, unit="s", utc=True, errors="coerce")
+        if (~epoch).any():
+            parsed[rest.index[~epoch]] = pd.to_datetime(rest[~epoch], utc=True, errors="coerce", format="mixed")
     return parsed
 
 
