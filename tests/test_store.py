@@ -433,3 +433,25 @@ def test_daily_aggregate_equals_a_cut_off_per_day(store: EventStore) -> None:
             assert ours["n"].tolist() == cut["n"].tolist()
             np.testing.assert_allclose(ours["sum"], cut["sum"], rtol=1e-9)
             np.testing.assert_allclose(ours["sum_sq"], cut["sum_sq"], rtol=1e-9)
+
+
+def test_an_iterable_of_records_is_read_in_slices(store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A generator is consumed a slice at a time; line numbers run on across slices."""
+    from liftlab import store as store_module
+
+    monkeypatch.setattr(store_module, "RECORDS_PER_BATCH", 7)
+    pulled = []
+
+    def records():  # type: ignore[no-untyped-def]
+        for i in range(30):
+            pulled.append(i)
+            if i == 21:  # three slices of 7 are already stored before the fourth is read
+                assert store.count("conversions") == 21
+            yield {"unit_id": f"g{i}", "event": "visit", "value": -1.0 if i == 17 else 1.0,
+                   "timestamp": "2026-10-02T10:00:00Z"}
+
+    stream = records()
+    counts = store.log_conversions(stream, source="stream", first_line=1)
+    assert (counts.inserted, counts.rejected) == (29, 1)
+    assert counts.reasons == ("line 18: field 'value' is negative",)
+    assert len(pulled) == 30 and next(stream, None) is None

@@ -15,8 +15,9 @@ reason and line; the valid rows beside it are stored.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -212,21 +213,26 @@ class EventStore:
     ) -> LogCounts:
         """Store exposures in bulk. Each must agree with the unit's stored assignment.
 
-        `source` and the rows' lines (`lines`, or counted from `first_line`) name where a
-        rejected row came from in the quarantine.
+        `data` is a DataFrame or any iterable of records (read RECORDS_PER_BATCH at a time, so a
+        generator of millions never sits in memory whole). `source` and the rows' lines
+        (`lines`, or counted from `first_line`) name where a rejected row came from.
         """
-        frame = _frame(data)
-        known = self._assignment_lookup(frame)
-        checked = check_exposures(frame, known, first_line=first_line, lines=_lines(lines))
-        return self._store(checked, "exposures", EXPOSURE_COLUMNS, "exposure", source)
+        total = LogCounts()
+        for frame, at in _batches(data, first_line, lines):
+            checked = check_exposures(frame, self._assignment_lookup(frame), lines=at)
+            total = total + self._store(checked, "exposures", EXPOSURE_COLUMNS, "exposure", source)
+        return total
 
     def log_conversions(
         self, data: pd.DataFrame | Iterable[Mapping[str, Any]], *, source: str | None = None,
         first_line: int = 2, lines: Sequence[int] | None = None,
     ) -> LogCounts:
-        """Store shop events (purchases, visits …) in bulk."""
-        checked = check_conversions(_frame(data), first_line=first_line, lines=_lines(lines))
-        return self._store(checked, "conversions", CONVERSION_COLUMNS, "conversion", source)
+        """Store shop events (purchases, visits …) in bulk; `data` as for `log_exposures`."""
+        total = LogCounts()
+        for frame, at in _batches(data, first_line, lines):
+            checked = check_conversions(frame, lines=at)
+            total = total + self._store(checked, "conversions", CONVERSION_COLUMNS, "conversion", source)
+        return total
 
     def log_exposure(self, **fields: Any) -> LogCounts:
         """Store one exposure (same rules as the bulk path)."""
@@ -297,8 +303,31 @@ class EventStore:
             return int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {table}").scalar_one())
 
 
-def _lines(lines: Sequence[int] | None) -> np.ndarray | None:
-    return None if lines is None else np.asarray(lines, dtype=np.int64)
+RECORDS_PER_BATCH = 200_000
+
+
+def _batches(
+    data: pd.DataFrame | Iterable[Mapping[str, Any]], first_line: int, lines: Sequence[int] | None
+) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """(rows, their source lines): a DataFrame whole, an iterable of records in slices."""
+    if isinstance(data, pd.DataFrame):
+        frame = data.reset_index(drop=True)
+        at = np.arange(first_line, first_line + len(frame)) if lines is None else np.asarray(lines, dtype=np.int64)
+        yield frame, at
+        return
+    records = iter(data)
+    given = None if lines is None else iter(lines)
+    line = first_line
+    while True:
+        chunk = list(itertools.islice(records, RECORDS_PER_BATCH))
+        if not chunk:
+            return
+        if given is None:
+            at = np.arange(line, line + len(chunk))
+        else:
+            at = np.fromiter(itertools.islice(given, len(chunk)), dtype=np.int64, count=len(chunk))
+        line += len(chunk)
+        yield pd.DataFrame(chunk), at
 
 
 def _reasons(rejected: pd.DataFrame, keep: int = 5) -> tuple[str, ...]:
@@ -307,9 +336,5 @@ def _reasons(rejected: pd.DataFrame, keep: int = 5) -> tuple[str, ...]:
                  zip(rejected["line"][:keep], rejected["reason"][:keep]))
 
 
-def _frame(data: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    if isinstance(data, pd.DataFrame):
-        return data.reset_index(drop=True)
-    return pd.DataFrame(list(data))
 
 
