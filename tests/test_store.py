@@ -148,6 +148,8 @@ def test_conversion_checks(store: EventStore) -> None:
     reasons = " ".join(store.quarantine()["reason"])
     for expected in ("NaN", "negative", "not a number", "missing field 'unit_id'"):
         assert expected in reasons
+    nul = store.log_conversion(unit_id="a\x00b", event="purchase", value=5, timestamp="2026-10-03")
+    assert nul.rejected == 1 and "NUL" in nul.reasons[0]  # PostgreSQL text cannot hold one
     single = store.log_conversion(unit_id="z", event="purchase", value=5, timestamp="2026-10-03")
     assert single.inserted == 1
     assert store.log_conversion(unit_id="z", event="purchase", value=5, timestamp="2026-10-03").duplicates == 1

@@ -69,12 +69,15 @@ def _text(frame: pd.DataFrame, column: str, reasons: _Reasons) -> np.ndarray:
         values = np.array([v if isinstance(v, str) else str(v) for v in values], dtype=object)
     else:
         values = np.where(missing, "", values)
-    reasons.add(~missing & _blank(values), f"field '{column}' is blank")
+    blank, nul = _blank_or_nul(values)
+    reasons.add(~missing & blank, f"field '{column}' is blank")
+    reasons.add(nul, f"field '{column}' contains a NUL character")
     return values
 
 
-def _blank(values: np.ndarray) -> np.ndarray:
-    """Which strings are empty or whitespace only.
+def _blank_or_nul(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which strings are empty or whitespace only, and which hold a NUL (no database keeps
+    those as text).
 
     A column that repeats a few values (experiment, segment, arm) is checked once per distinct
     value; one of mostly distinct values (unit ids) is checked value by value, which is
@@ -83,8 +86,11 @@ def _blank(values: np.ndarray) -> np.ndarray:
     if len(pd.unique(values[:1_000])) <= 100:
         codes, uniques = pd.factorize(values)
         blank = np.fromiter((not u.strip() for u in uniques), dtype=bool, count=len(uniques))
-        return blank[codes]
-    return (values == "") | np.fromiter((v.isspace() for v in values.tolist()), dtype=bool, count=len(values))
+        nul = np.fromiter(("\x00" in u for u in uniques), dtype=bool, count=len(uniques))
+        return blank[codes], nul[codes]
+    listed = values.tolist()
+    blank = (values == "") | np.fromiter((v.isspace() for v in listed), dtype=bool, count=len(values))
+    return blank, np.fromiter(("\x00" in v for v in listed), dtype=bool, count=len(values))
 
 
 def _timestamps(frame: pd.DataFrame, reasons: _Reasons) -> np.ndarray:
