@@ -13,6 +13,9 @@ from liftlab.events import check_conversions, check_exposures
 junk = st.one_of(
     st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=12), st.sampled_from(["2026-10-02T10:00:00Z", "2026-10-02", "1790000000", " ", "nan"]),
+    # What no database stores as text: a NUL, a lone surrogate (JSON "\ud800" decodes to one).
+    st.sampled_from(["a\x00b", "\x00"]),
+    st.text(st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1, max_size=2),
     st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
 )
 conversion_rows = st.lists(

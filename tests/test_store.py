@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from test_events import conversion_rows
 
 from liftlab import Arm, Campaign, Experiment, Metric, Project, assign
 from liftlab.aggregate import DAY_US, aggregate, holdout_aggregate
@@ -457,3 +459,11 @@ def test_an_iterable_of_records_is_read_in_slices(store: EventStore, monkeypatch
     assert (counts.inserted, counts.rejected) == (29, 1)
     assert counts.reasons == ("line 18: field 'value' is negative",)
     assert len(pulled) == 30 and next(stream, None) is None
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=conversion_rows)
+def test_junk_never_breaks_the_store(store: EventStore, rows: list[dict]) -> None:
+    """Whatever a batch holds, the database (SQLite or PostgreSQL) takes every row it accepts."""
+    counts = store.log_conversions(rows, source="fuzz", first_line=1)
+    assert counts.inserted + counts.duplicates + counts.rejected == len(rows)

@@ -69,28 +69,47 @@ def _text(frame: pd.DataFrame, column: str, reasons: _Reasons) -> np.ndarray:
         values = np.array([v if isinstance(v, str) else str(v) for v in values], dtype=object)
     else:
         values = np.where(missing, "", values)
-    blank, nul = _blank_or_nul(values)
+    blank, unstorable = _blank_or_unstorable(values)
     reasons.add(~missing & blank, f"field '{column}' is blank")
-    reasons.add(nul, f"field '{column}' contains a NUL character")
+    reasons.add(unstorable, f"field '{column}' holds a NUL or a character that is not Unicode text")
     return values
 
 
-def _blank_or_nul(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Which strings are empty or whitespace only, and which hold a NUL (no database keeps
-    those as text).
+def _check_event_ids(frame: pd.DataFrame, reasons: _Reasons) -> None:
+    """A given `event_id` must be storable text (an absent or blank one is derived instead)."""
+    if "event_id" in frame.columns:
+        given = frame["event_id"]
+        text = given.where(given.notna(), "").astype(str).to_numpy(dtype=object)
+        reasons.add(_blank_or_unstorable(text)[1],
+                    "field 'event_id' holds a NUL or a character that is not Unicode text")
+
+
+def _storable(text: str) -> bool:
+    """False for text no database keeps: a NUL, or a lone surrogate (from a JSON \\ud800)."""
+    if text.isascii():
+        return "\x00" not in text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+def _blank_or_unstorable(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which strings are empty or whitespace only, and which cannot be stored as text.
 
     A column that repeats a few values (experiment, segment, arm) is checked once per distinct
     value; one of mostly distinct values (unit ids) is checked value by value, which is
     cheaper than hashing it first.
     """
-    if len(pd.unique(values[:1_000])) <= 100:
+    if len(set(values[:1_000].tolist())) <= 100:
         codes, uniques = pd.factorize(values)
         blank = np.fromiter((not u.strip() for u in uniques), dtype=bool, count=len(uniques))
-        nul = np.fromiter(("\x00" in u for u in uniques), dtype=bool, count=len(uniques))
-        return blank[codes], nul[codes]
+        bad = np.fromiter((not _storable(u) for u in uniques), dtype=bool, count=len(uniques))
+        return blank[codes], bad[codes]
     listed = values.tolist()
     blank = (values == "") | np.fromiter((v.isspace() for v in listed), dtype=bool, count=len(values))
-    return blank, np.fromiter(("\x00" in v for v in listed), dtype=bool, count=len(values))
+    return blank, np.fromiter((not _storable(v) for v in listed), dtype=bool, count=len(values))
 
 
 def _timestamps(frame: pd.DataFrame, reasons: _Reasons) -> np.ndarray:
@@ -251,7 +270,10 @@ def check_exposures(
         frame["channel"].where(frame["channel"].notna(), "").astype(str).to_numpy(dtype=object)
         if "channel" in frame.columns else np.full(len(frame), "", dtype=object)
     )
+    reasons.add(_blank_or_unstorable(channel)[1],
+                "field 'channel' holds a NUL or a character that is not Unicode text")
     ts = _timestamps(frame, reasons)
+    _check_event_ids(frame, reasons)
 
     registered = assignments.attrs.get("registered", set())
     reasons.add(~pd.Series(experiment).isin(registered).to_numpy() & (experiment != ""),
@@ -334,6 +356,7 @@ def check_conversions(frame: pd.DataFrame, *, first_line: int = 2, lines: np.nda
         reasons.add(np.ones(len(frame), dtype=bool), "missing field 'value'")
         values = np.zeros(len(frame))
     ts = _timestamps(frame, reasons)
+    _check_event_ids(frame, reasons)
     good = ~reasons.bad
     normalised = pd.DataFrame({"unit_id": unit[good], "event": name[good], "value": values[good], "ts": ts[good]})
     ids, order = _event_ids(frame[good].reset_index(drop=True), normalised, "c")
