@@ -467,3 +467,16 @@ def test_junk_never_breaks_the_store(store: EventStore, rows: list[dict]) -> Non
     """Whatever a batch holds, the database (SQLite or PostgreSQL) takes every row it accepts."""
     counts = store.log_conversions(rows, source="fuzz", first_line=1)
     assert counts.inserted + counts.duplicates + counts.rejected == len(rows)
+
+
+def test_a_store_that_refuses_writes_gives_one_clear_error(tmp_path: Path) -> None:
+    from sqlalchemy import event
+
+    from liftlab.errors import StoreError
+
+    store = EventStore(f"sqlite:///{tmp_path / 'ro.db'}")
+    store.engine.dispose()
+    event.listen(store.engine, "connect", lambda conn, _: conn.execute("PRAGMA query_only=ON"))
+    rows = pd.DataFrame({"unit_id": ["a"], "event": "visit", "value": 1.0, "timestamp": "2026-10-02"})
+    with pytest.raises(StoreError, match="could not write 1 conversions .* readonly"):
+        store.log_conversions(rows)

@@ -18,13 +18,15 @@ import hashlib
 import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
 from liftlab.config import Experiment
@@ -272,7 +274,8 @@ class EventStore:
         for start in range(0, len(good), CHUNK_ROWS):
             chunk = good.iloc[start:start + CHUNK_ROWS]
             rows = list(zip(*(chunk[c].tolist() for c in columns)))
-            with self.engine.begin() as conn:
+            with self._writing(f"{len(rows):,} {table} (rows {start + 1:,}–{start + len(rows):,} of "
+                               f"{len(good):,}; earlier chunks are stored)") as conn:
                 inserted += insert_ignoring(conn, target, columns, rows)
         self._quarantine(kind, checked.rejected, source)
         return LogCounts(inserted, len(good) - inserted, len(checked.rejected), _reasons(checked.rejected))
@@ -287,8 +290,19 @@ class EventStore:
              hashlib.sha256(f"{kind}\x1f{source}\x1f{line}\x1f{payload}".encode()).hexdigest())
             for line, reason, payload in zip(rejected["line"], rejected["reason"], rejected["payload"])
         ]
-        with self.engine.begin() as conn:
+        with self._writing(f"{len(rows):,} quarantined rows") as conn:
             insert_ignoring(conn, QuarantineRecord.__table__, columns, rows)
+
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[Connection]:
+        """One write transaction; a database error (locked, read-only, disk full …) becomes a
+        StoreError that says what was not written. Committed chunks stay: a re-run completes."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            cause = getattr(exc, "orig", None) or exc
+            raise StoreError(f"could not write {what} to {self.url}: {cause}") from None
 
     def quarantine(self) -> pd.DataFrame:
         """Every rejected row with its kind, source, line and reason."""
