@@ -108,8 +108,18 @@ def _blank_or_unstorable(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         bad = np.fromiter((not _storable(u) for u in uniques), dtype=bool, count=len(uniques))
         return blank[codes], bad[codes]
     listed = values.tolist()
-    blank = (values == "") | np.fromiter((v.isspace() for v in listed), dtype=bool, count=len(values))
+    joined = "".join(listed)  # one C pass answers "any at all?" for the usual clean column
+    ascii_only = joined.isascii()
+    if ascii_only and not any(c in joined for c in _ASCII_SPACE):
+        blank = values == ""
+    else:
+        blank = (values == "") | np.fromiter((v.isspace() for v in listed), dtype=bool, count=len(values))
+    if ascii_only and "\x00" not in joined:
+        return blank, np.zeros(len(values), dtype=bool)
     return blank, np.fromiter((not _storable(v) for v in listed), dtype=bool, count=len(values))
+
+
+_ASCII_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"  # every ASCII character str.isspace() accepts
 
 
 def _timestamps(frame: pd.DataFrame, reasons: _Reasons) -> np.ndarray:

@@ -25,8 +25,8 @@ LOOKUP_COLUMNS = ("experiment", "unit_id", "segment_stored", "arm_stored", "hold
 
 def stored_assignments(conn: Connection, experiments: np.ndarray, units: np.ndarray,
                         seen: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
-    """The stored assignments of these (experiment, unit) pairs: columns experiment, unit_id,
-    segment_stored, arm_stored, holdout.
+    """The stored assignments of these (experiment, unit) pairs — after a scan, all of the
+    experiment's — as columns experiment, unit_id, segment_stored, arm_stored, holdout.
 
     A batch holding a good share of an experiment's units reads all of its assignments in one
     scan; a smaller one looks its units up by primary key, a few thousand per query. `seen`
@@ -46,7 +46,6 @@ def stored_assignments(conn: Connection, experiments: np.ndarray, units: np.ndar
         found = _query_assignments(conn, key, wanted)
         if found.attrs.get("scanned") and seen is not None:
             seen[key] = found.set_index("unit_id")
-            found = found[found["unit_id"].isin(wanted)]
         parts.append(found.assign(experiment=key))
     frame = pd.concat(parts, ignore_index=True)
     return frame[list(LOOKUP_COLUMNS)]
