@@ -151,3 +151,12 @@ def test_jsonl_with_wrong_types_and_nan_values(tmp_path: Path) -> None:
                            51: "negative", 52: "timestamp", 53: "missing field 'timestamp'", 54: "not text",
                            55: "not finite"}.items():
         assert expected in reasons[line], (line, reasons[line])
+
+
+def test_a_csv_without_a_needed_column_is_refused_whole(tmp_path: Path) -> None:
+    source, db = tmp_path / "sends.csv", f"sqlite:///{tmp_path / 'x.db'}"
+    source.write_text("experiment,customer,segment,arm,timestamp\ne,c1,at_risk,offer,2026-10-01\n")
+    result = CliRunner().invoke(cli, ["log", "exposures", str(source), "--db", db])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "sends.csv:1" in result.output and "no column 'unit_id'" in result.output
+    assert EventStore(db).count("quarantine") == 0  # not a million identical rejections

@@ -44,16 +44,21 @@ def file_format(path: Path, fmt: str | None = None) -> str:
 
 
 def read_batches(
-    path: Path, fmt: str | None = None, *, chunk_records: int = CHUNK_RECORDS, block_bytes: int = BLOCK_BYTES
+    path: Path, fmt: str | None = None, *, required: tuple[str, ...] = (),
+    chunk_records: int = CHUNK_RECORDS, block_bytes: int = BLOCK_BYTES,
 ) -> Iterator[Batch]:
     """The file's records in batches (a block of `block_bytes` of CSV, or up to `chunk_records`
-    records), with the line each starts on and the file's broken lines."""
+    records), with the line each starts on and the file's broken lines.
+
+    A CSV header that lacks a `required` column is a DataError before any row is read: every
+    row would be refused for the same reason. (JSON Lines records are checked one by one.)
+    """
     if not path.is_file():
         raise DataError("no such file", file=path)
     if file_format(path, fmt) == "jsonl":
         yield from _jsonl(path, chunk_records)
     else:
-        yield from _csv(path, chunk_records, block_bytes)
+        yield from _csv(path, chunk_records, block_bytes, required)
 
 
 def _text_lines(path: Path, broken: list[tuple[int, str, str]], *, offset: int = 0,
@@ -74,13 +79,18 @@ def _text_lines(path: Path, broken: list[tuple[int, str, str]], *, offset: int =
                 yield "\n"
 
 
-def _csv(path: Path, chunk_records: int, block_bytes: int = BLOCK_BYTES) -> Iterator[Batch]:
+def _csv(path: Path, chunk_records: int, block_bytes: int = BLOCK_BYTES,
+         required: tuple[str, ...] = ()) -> Iterator[Batch]:
     """CSV in blocks of whole lines. A block with no quote character and valid UTF-8 has one
     record per line, so its lines are counted and its field counts checked with numpy and the
     good lines parsed by pandas' C reader; from the first block that has quotes (a field may
     span lines) or bad bytes, the rest of the file is read record by record."""
     with path.open("rb") as handle:
         header, width = _csv_header(path, handle.readline())
+        absent = [name for name in required if name not in header]
+        if absent:
+            raise DataError(f"the header has no column {', '.join(map(repr, absent))} "
+                            f"(it has {', '.join(map(repr, header))})", file=path, line=1)
         line, offset = 2, handle.tell()
         carry = b""
         while True:

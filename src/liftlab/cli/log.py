@@ -9,6 +9,11 @@ import click
 from liftlab.cli._common import friendly_errors
 
 
+# Columns a file must have: every row without them would be refused for the same reason.
+REQUIRED = {"exposures": ("experiment", "unit_id", "segment", "arm", "timestamp"),
+            "conversions": ("unit_id", "event", "value", "timestamp")}
+
+
 def _log(kind: str, path: Path, db_url: str, fmt: str | None) -> None:
     from rich.console import Console
     from rich.progress import (
@@ -33,7 +38,7 @@ def _log(kind: str, path: Path, db_url: str, fmt: str | None) -> None:
     with Progress(*columns, console=console, transient=True, disable=not large) as progress:
         task = progress.add_task(kind, total=path.stat().st_size if large else None, rows=0)
         rows = 0
-        for batch in read_batches(path, fmt):
+        for batch in read_batches(path, fmt, required=REQUIRED[kind]):
             total = total + method(batch.rows, source=str(path), lines=batch.lines)
             total = total + store.reject(kind.rstrip("s"), batch.broken, source=str(path))
             rows += len(batch.rows) + len(batch.broken)
