@@ -8,7 +8,6 @@ import click
 
 from liftlab.cli._common import friendly_errors
 
-
 # Columns a file must have: every row without them would be refused for the same reason.
 REQUIRED = {"exposures": ("experiment", "unit_id", "segment", "arm", "timestamp"),
             "conversions": ("unit_id", "event", "value", "timestamp")}
