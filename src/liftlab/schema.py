@@ -117,9 +117,14 @@ FIRST_EXPOSURE = {
             ON CONFLICT (experiment, segment, arm, unit_id) DO UPDATE SET t0 = LEAST(exposed_units.t0, EXCLUDED.t0);
             RETURN NULL;
         END $$ LANGUAGE plpgsql""",
-        "DROP TRIGGER IF EXISTS exposures_first ON exposures",
-        """CREATE TRIGGER exposures_first AFTER INSERT ON exposures
-        FOR EACH ROW EXECUTE FUNCTION liftlab_first_exposure()""",
+        # Created once: re-creating it on every open would lock `exposures` against writers.
+        """DO $$ BEGIN
+            IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'exposures_first'
+                           AND tgrelid = 'exposures'::regclass) THEN
+                CREATE TRIGGER exposures_first AFTER INSERT ON exposures
+                FOR EACH ROW EXECUTE FUNCTION liftlab_first_exposure();
+            END IF;
+        END $$""",
     ),
 }
 BACKFILL = """INSERT INTO exposed_units (experiment, unit_id, segment, arm, t0)
