@@ -58,7 +58,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore
     yield s
     s.engine.dispose()
     with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE {name}")
+        conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")  # other stores may hold a connection
     admin.dispose()
 
 
@@ -328,11 +328,10 @@ def _log_worker(url: str, worker: int, n: int) -> None:
         assert counts.rejected == 0 and counts.inserted == 10_000, counts
 
 
-def test_four_processes_logging_at_once_lose_nothing(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+def test_four_processes_logging_at_once_lose_nothing(store: EventStore) -> None:
+    url = store.url
     n = 50_000
-    setup = EventStore(url)
-    setup.register_experiment(EXPERIMENT)
+    setup = store
     units = [f"w{w}-{i}" for w in (2, 3) for i in range(n)]
     setup.save_assignments(pd.DataFrame({"experiment": "store-test", "unit_id": units, "segment": "at_risk",
                                          "arm": "offer", "bucket": 0.7, "holdout": False}))
