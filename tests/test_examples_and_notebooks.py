@@ -68,3 +68,14 @@ def test_review_notebook_executes_against_the_demo_store(demo_run) -> None:  # t
     assert len(images) >= 3
     text = " ".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
     assert "at_risk" in text and "cant_lose" in text
+
+
+def test_event_logging_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    example = _load("log_events.py")
+    counts = example["run"](f"sqlite:///{tmp_path / 'ev.db'}", tmp_path)
+    assert counts["sends"].rejected == 3 and counts["purchases"].rejected == 2
+    assert counts["sends again"].inserted == 0 and counts["sends again"].duplicates == counts["sends"].inserted
+    assert counts["purchases again"].duplicates == counts["purchases"].inserted
+    out = capsys.readouterr().out
+    for expected in ("expected 6 fields", "unparseable timestamp", "arm differs", "not valid JSON", "negative"):
+        assert expected in out

@@ -230,7 +230,8 @@ def _jsonl(path: Path, chunk_records: int) -> Iterator[Batch]:
         try:
             record = json.loads(text)
         except json.JSONDecodeError as exc:
-            broken.append((number, f"not valid JSON ({exc.msg} at column {exc.colno})", text.strip()[:200]))
+            broken.append((number, f"not valid JSON ({exc.msg.removesuffix(' at')}, column {exc.colno})",
+                           text.strip()[:200]))
             continue
         if not isinstance(record, dict):
             broken.append((number, f"not a JSON object (a {type(record).__name__})", text.strip()[:200]))
