@@ -20,7 +20,6 @@ import pandas as pd
 
 from liftlab import Arm, Campaign, EventStore, Experiment, Metric, Project, assign
 from liftlab.aggregate import aggregate
-from liftlab.ingest import read_batches
 from liftlab.store import LogCounts
 
 EXPERIMENT = Experiment(
@@ -54,16 +53,6 @@ def write_files(folder: Path, assignments: pd.DataFrame) -> tuple[Path, Path]:
     return sends, purchases
 
 
-def load(store: EventStore, path: Path, kind: str) -> LogCounts:
-    """What `liftlab log exposures|conversions FILE` does, batch by batch."""
-    log = store.log_exposures if kind == "exposures" else store.log_conversions
-    total = LogCounts()
-    for batch in read_batches(path):
-        total = total + log(batch.rows, source=path.name, lines=batch.lines)
-        total = total + store.reject(kind.rstrip("s"), batch.broken, source=path.name)
-    return total
-
-
 def run(url: str, folder: Path) -> dict[str, LogCounts]:
     store = EventStore(url)
     store.register_experiment(EXPERIMENT)
@@ -73,15 +62,16 @@ def run(url: str, folder: Path) -> dict[str, LogCounts]:
     sends, purchases = write_files(folder, assignments)
 
     counts = {
-        "sends": load(store, sends, "exposures"),
-        "purchases": load(store, purchases, "conversions"),
-        "sends again": load(store, sends, "exposures"),
-        "purchases again": load(store, purchases, "conversions"),
+        "sends": store.log_file("exposures", sends),          # what `liftlab log exposures` does
+        "purchases": store.log_file("conversions", purchases),
+        "sends again": store.log_file("exposures", sends),
+        "purchases again": store.log_file("conversions", purchases),
     }
     for name, c in counts.items():
         print(f"{name:16} {c.inserted:4} inserted  {c.duplicates:4} duplicates  {c.rejected} rejected")
     print("\nQuarantine (each bad line once, however often the file is loaded):")
     rejected = store.quarantine().sort_values(["source", "line"])
+    rejected["source"] = rejected["source"].map(lambda source: Path(source).name)
     print(rejected[["source", "line", "reason"]].to_string(index=False))
     print("\nSufficient statistics per segment x arm, from one SQL query:")
     print(aggregate(store, EXPERIMENT, EXPERIMENT.metrics[0]).to_string(index=False))

@@ -20,6 +20,9 @@ import pandas as pd
 
 EXPOSURE_COLUMNS = ("event_id", "experiment", "unit_id", "segment", "arm", "channel", "ts")
 CONVERSION_COLUMNS = ("event_id", "unit_id", "event", "value", "ts")
+# The fields a source must provide (event_id and channel are optional).
+REQUIRED_FIELDS = {"exposures": ("experiment", "unit_id", "segment", "arm", "timestamp"),
+                   "conversions": ("unit_id", "event", "value", "timestamp")}
 
 
 @dataclass(frozen=True)

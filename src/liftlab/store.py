@@ -17,10 +17,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,10 +35,12 @@ from liftlab.errors import StoreError
 from liftlab.events import (
     CONVERSION_COLUMNS,
     EXPOSURE_COLUMNS,
+    REQUIRED_FIELDS,
     Checked,
     check_conversions,
     check_exposures,
 )
+from liftlab.ingest import read_batches
 from liftlab.schema import (
     FIRST_EXPOSURE,
     AssignmentRecord,
@@ -234,6 +237,29 @@ class EventStore:
         for frame, at in _batches(data, first_line, lines):
             checked = check_conversions(frame, lines=at)
             total = total + self._store(checked, "conversions", CONVERSION_COLUMNS, "conversion", source)
+        return total
+
+    def log_file(
+        self, kind: str, path: str | Path, *, fmt: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> LogCounts:
+        """Log a CSV or JSON Lines file of `kind` "exposures" or "conversions", batch by batch.
+
+        Lines that are not records (broken JSON, a wrong CSV field count, bad UTF-8) are
+        quarantined beside the rows the checks refuse; `progress(bytes_read, rows)` is called
+        after each batch. DataError when the file cannot be read at all.
+        """
+        if kind not in REQUIRED_FIELDS:
+            raise ValueError(f"kind must be 'exposures' or 'conversions', not {kind!r}")
+        path = Path(path)
+        log = self.log_exposures if kind == "exposures" else self.log_conversions
+        total, rows = LogCounts(), 0
+        for batch in read_batches(path, fmt, required=REQUIRED_FIELDS[kind]):
+            total = total + log(batch.rows, source=str(path), lines=batch.lines)
+            total = total + self.reject(kind.removesuffix("s"), batch.broken, source=str(path))
+            rows += len(batch.rows) + len(batch.broken)
+            if progress is not None:
+                progress(batch.position, rows)
         return total
 
     def log_exposure(self, **fields: Any) -> LogCounts:

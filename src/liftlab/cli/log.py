@@ -8,10 +8,6 @@ import click
 
 from liftlab.cli._common import friendly_errors
 
-# Columns a file must have: every row without them would be refused for the same reason.
-REQUIRED = {"exposures": ("experiment", "unit_id", "segment", "arm", "timestamp"),
-            "conversions": ("unit_id", "event", "value", "timestamp")}
-
 
 def _log(kind: str, path: Path, db_url: str, fmt: str | None) -> None:
     from rich.console import Console
@@ -24,24 +20,16 @@ def _log(kind: str, path: Path, db_url: str, fmt: str | None) -> None:
         TimeRemainingColumn,
     )
 
-    from liftlab.ingest import read_batches
-    from liftlab.store import EventStore, LogCounts
+    from liftlab.store import EventStore
 
     store = EventStore(db_url)
-    total = LogCounts()
     large = path.is_file() and path.stat().st_size > 5_000_000
-    method = store.log_exposures if kind == "exposures" else store.log_conversions
-    console = Console(stderr=True)
     columns = (TextColumn(f"logging {kind}"), BarColumn(), TaskProgressColumn(),
                TextColumn("{task.fields[rows]:,} rows"), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True, disable=not large) as progress:
+    with Progress(*columns, console=Console(stderr=True), transient=True, disable=not large) as progress:
         task = progress.add_task(kind, total=path.stat().st_size if large else None, rows=0)
-        rows = 0
-        for batch in read_batches(path, fmt, required=REQUIRED[kind]):
-            total = total + method(batch.rows, source=str(path), lines=batch.lines)
-            total = total + store.reject(kind.rstrip("s"), batch.broken, source=str(path))
-            rows += len(batch.rows) + len(batch.broken)
-            progress.update(task, completed=batch.position, rows=rows)
+        total = store.log_file(kind, path, fmt=fmt,
+                               progress=lambda done, rows: progress.update(task, completed=done, rows=rows))
     click.echo(f"{path}: {total.inserted:,} inserted, {total.duplicates:,} duplicates, "
                f"{total.rejected:,} rejected")
     for reason in total.reasons[:5]:
