@@ -479,3 +479,14 @@ def test_a_store_that_refuses_writes_gives_one_clear_error(tmp_path: Path) -> No
     rows = pd.DataFrame({"unit_id": ["a"], "event": "visit", "value": 1.0, "timestamp": "2026-10-02"})
     with pytest.raises(StoreError, match="could not write 1 conversions .* readonly"):
         store.log_conversions(rows)
+
+
+def test_log_file_reports_progress_and_checks_its_kind(store: EventStore, tmp_path: Path) -> None:
+    source = tmp_path / "visits.csv"
+    pd.DataFrame({"unit_id": [f"v{i}" for i in range(50)], "event": "visit", "value": 0.0,
+                  "timestamp": "2026-10-02T10:00:00Z"}).to_csv(source, index=False)
+    seen: list[tuple[int, int]] = []
+    counts = store.log_file("conversions", source, progress=lambda done, rows: seen.append((done, rows)))
+    assert counts.inserted == 50 and seen[-1] == (source.stat().st_size, 50)
+    with pytest.raises(ValueError, match="kind"):
+        store.log_file("visits", source)
