@@ -37,12 +37,10 @@ POSTGRES_URL = os.environ.get("LIFTLAB_TEST_POSTGRES_URL")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
-    """A fresh store with EXPERIMENT registered, on SQLite and (when a server is given) PostgreSQL."""
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database: SQLite, and PostgreSQL when a server is given."""
     if request.param == "sqlite":
-        s = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
-        s.register_experiment(EXPERIMENT)
-        yield s
+        yield f"sqlite:///{tmp_path / 'events.db'}"
         return
     if not POSTGRES_URL:
         pytest.skip("LIFTLAB_TEST_POSTGRES_URL is not set: the store tests ran on SQLite only")
@@ -53,13 +51,41 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    s = EventStore(make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
-    s.register_experiment(EXPERIMENT)
-    yield s
-    s.engine.dispose()
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     with admin.connect() as conn:
         conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")  # other stores may hold a connection
     admin.dispose()
+
+
+@pytest.fixture
+def store(empty_url: str) -> Iterator[EventStore]:
+    """A fresh store with EXPERIMENT registered, on each backend."""
+    s = EventStore(empty_url)
+    s.register_experiment(EXPERIMENT)
+    yield s
+    s.engine.dispose()
+
+
+def _open(url: str, barrier: object, results: object) -> None:
+    barrier.wait()  # type: ignore[attr-defined]
+    try:
+        EventStore(url)
+        results.put("ok")  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001 — the test reports what went wrong
+        results.put(str(exc))  # type: ignore[attr-defined]
+
+
+def test_eight_processes_opening_a_new_store_at_once(empty_url: str) -> None:
+    """The schema is built once, by whichever opener gets the lock; nobody sees an error."""
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(8), context.Queue()
+    openers = [context.Process(target=_open, args=(empty_url, barrier, results)) for _ in range(8)]
+    for opener in openers:
+        opener.start()
+    for opener in openers:
+        opener.join(timeout=120)
+    outcomes = [results.get(timeout=5) for _ in openers]
+    assert outcomes == ["ok"] * 8, outcomes
 
 
 def _assigned(store: EventStore, n: int = 2_000) -> pd.DataFrame:

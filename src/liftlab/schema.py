@@ -8,9 +8,11 @@ by an earlier version.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, inspect
+from sqlalchemy import BigInteger, Connection, Engine, inspect
 from sqlmodel import Field, SQLModel
 
 
@@ -110,23 +112,30 @@ FIRST_EXPOSURE = {
         END""",
     ),
     "postgresql": (
-        """CREATE OR REPLACE FUNCTION liftlab_first_exposure() RETURNS trigger AS $$
-        BEGIN
-            INSERT INTO exposed_units (experiment, unit_id, segment, arm, t0)
-            VALUES (NEW.experiment, NEW.unit_id, NEW.segment, NEW.arm, NEW.ts)
-            ON CONFLICT (experiment, segment, arm, unit_id) DO UPDATE SET t0 = LEAST(exposed_units.t0, EXCLUDED.t0);
-            RETURN NULL;
-        END $$ LANGUAGE plpgsql""",
-        # Created once: re-creating it on every open would lock `exposures` against writers.
-        """DO $$ BEGIN
+        # Created once, never replaced: several processes open a store at the same moment, and
+        # re-creating a function or trigger on every open would race and lock writers out.
+        """DO $do$ BEGIN
+            IF to_regprocedure('liftlab_first_exposure()') IS NULL THEN
+                EXECUTE $fn$
+                    CREATE FUNCTION liftlab_first_exposure() RETURNS trigger AS $body$
+                    BEGIN
+                        INSERT INTO exposed_units (experiment, unit_id, segment, arm, t0)
+                        VALUES (NEW.experiment, NEW.unit_id, NEW.segment, NEW.arm, NEW.ts)
+                        ON CONFLICT (experiment, segment, arm, unit_id)
+                        DO UPDATE SET t0 = LEAST(exposed_units.t0, EXCLUDED.t0);
+                        RETURN NULL;
+                    END $body$ LANGUAGE plpgsql
+                $fn$;
+            END IF;
             IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'exposures_first'
                            AND tgrelid = 'exposures'::regclass) THEN
                 CREATE TRIGGER exposures_first AFTER INSERT ON exposures
                 FOR EACH ROW EXECUTE FUNCTION liftlab_first_exposure();
             END IF;
-        END $$""",
+        END $do$""",
     ),
 }
+SCHEMA_LOCK = 0x6C69_6674  # "lift": the advisory lock key for schema changes on PostgreSQL
 BACKFILL = """INSERT INTO exposed_units (experiment, unit_id, segment, arm, t0)
     SELECT experiment, unit_id, segment, arm, MIN(ts) FROM exposures
     GROUP BY experiment, segment, arm, unit_id"""
@@ -146,9 +155,40 @@ def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+@contextmanager
+def schema_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the database's write lock from its first statement, so
+    processes opening a new store at the same moment build its schema one after another.
+
+    PostgreSQL takes an advisory lock. SQLite's driver would run each DDL statement on its own
+    after a check made without the lock (two openers both see no table, and the second
+    CREATE fails), so the transaction is opened by hand with BEGIN IMMEDIATE.
+    """
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+            yield conn
+        return
+    with engine.connect() as conn:
+        driver = conn.connection.dbapi_connection
+        mode = driver.isolation_level  # type: ignore[union-attr]
+        driver.isolation_level = None  # type: ignore[union-attr]  # we say BEGIN and COMMIT
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.exec_driver_sql("ROLLBACK")
+                raise
+            conn.exec_driver_sql("COMMIT")
+        finally:
+            driver.isolation_level = mode  # type: ignore[union-attr]
+
+
 def create_schema(conn: Connection, dialect: str) -> None:
     """Tables, indexes and the first-exposure trigger; idempotent, and it upgrades a store
-    made before `exposed_units` (or the quarantine's `row_key`) existed."""
+    made before `exposed_units` (or the quarantine's `row_key`) existed. Run it inside
+    `schema_transaction`."""
     upgrading = conn.dialect.has_table(conn, "exposures") and not conn.dialect.has_table(conn, "exposed_units")
     SQLModel.metadata.create_all(conn)
     if "row_key" not in {c["name"] for c in inspect(conn).get_columns("quarantine")}:

@@ -46,6 +46,7 @@ from liftlab.schema import (
     AssignmentRecord,
     QuarantineRecord,
     create_schema,
+    schema_transaction,
     sqlite_pragmas,
 )
 from liftlab.sqlio import LOOKUP_COLUMNS, insert_ignoring, stored_assignments
@@ -117,7 +118,7 @@ class EventStore:
         if dialect == "sqlite":
             event.listen(self.engine, "connect", sqlite_pragmas)
         try:
-            with self.engine.begin() as conn:
+            with schema_transaction(self.engine) as conn:
                 create_schema(conn, dialect)
         except Exception as exc:  # noqa: BLE001
             raise StoreError(f"cannot open event store {url!r}: {exc}") from None
