@@ -516,3 +516,28 @@ def test_log_file_reports_progress_and_checks_its_kind(store: EventStore, tmp_pa
     assert counts.inserted == 50 and seen[-1] == (source.stat().st_size, 50)
     with pytest.raises(ValueError, match="kind"):
         store.log_file("visits", source)
+
+
+def _register(url: str, barrier: object, results: object) -> None:
+    store = EventStore(url)
+    barrier.wait()  # type: ignore[attr-defined]
+    try:
+        results.put(store.register_experiment(EXPERIMENT).status)  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001
+        results.put(str(exc))  # type: ignore[attr-defined]
+
+
+def test_processes_registering_the_same_config_at_once_store_it_once(empty_url: str) -> None:
+    EventStore(empty_url)
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(6), context.Queue()
+    workers = [context.Process(target=_register, args=(empty_url, barrier, results)) for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    statuses = sorted(results.get(timeout=5) for _ in workers)
+    assert statuses == ["new"] + ["unchanged"] * 5, statuses
+    store = EventStore(empty_url)
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM experiments").scalar_one() == 1

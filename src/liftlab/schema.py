@@ -94,10 +94,12 @@ class QuarantineRecord(SQLModel, table=True):
     row_key: str | None = None
 
 
-# A unit's events in a time range are read from this index alone, in unit order.
+# ix_conversions_window: a unit's events in a time range, read from the index alone in unit
+# order. The unique ones make a repeated row (quarantine) or a raced version (experiments) fail.
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS ix_conversions_window ON conversions (unit_id, event, ts, value)",
     "CREATE UNIQUE INDEX IF NOT EXISTS ix_quarantine_row ON quarantine (row_key)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS ix_experiments_version ON experiments (key, version)",
 )
 
 # Each stored exposure moves its unit's first exposure earlier, never later. A duplicate that

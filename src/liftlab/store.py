@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, event, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
 from liftlab.config import Experiment
@@ -130,24 +130,33 @@ class EventStore:
     # -- experiments ---------------------------------------------------------------------------
 
     def register_experiment(self, experiment: Experiment) -> RegisterResult:
-        """Store the experiment's config; a changed config becomes a new version."""
+        """Store the experiment's config; a changed config becomes a new version.
+
+        Safe when several processes register at once: (key, version) is unique, so a process
+        that loses the race for a version reads again and finds the config stored.
+        """
         config = json.dumps(experiment.to_dict(), sort_keys=True)
         digest = hashlib.sha256(config.encode()).hexdigest()
-        with self.engine.begin() as conn:
-            row = conn.execute(
-                text("SELECT version, config_hash FROM experiments WHERE key = :k "
-                     "ORDER BY version DESC LIMIT 1"),
-                {"k": experiment.key},
-            ).first()
-            if row is not None and row.config_hash == digest:
-                return RegisterResult(experiment.key, "unchanged", row.version, digest)
-            version = 1 if row is None else row.version + 1
-            conn.execute(
-                text("INSERT INTO experiments (key, version, config, config_hash, registered_at) "
-                     "VALUES (:k, :v, :c, :h, :t)"),
-                {"k": experiment.key, "v": version, "c": config, "h": digest, "t": _now()},
-            )
-        return RegisterResult(experiment.key, "new" if row is None else "changed", version, digest)
+        for _ in range(20):
+            try:
+                with self.engine.begin() as conn:
+                    row = conn.execute(
+                        text("SELECT version, config_hash FROM experiments WHERE key = :k "
+                             "ORDER BY version DESC LIMIT 1"),
+                        {"k": experiment.key},
+                    ).first()
+                    if row is not None and row.config_hash == digest:
+                        return RegisterResult(experiment.key, "unchanged", row.version, digest)
+                    version = 1 if row is None else row.version + 1
+                    conn.execute(
+                        text("INSERT INTO experiments (key, version, config, config_hash, registered_at) "
+                             "VALUES (:k, :v, :c, :h, :t)"),
+                        {"k": experiment.key, "v": version, "c": config, "h": digest, "t": _now()},
+                    )
+            except IntegrityError:
+                continue  # another process stored this version first: look again
+            return RegisterResult(experiment.key, "new" if row is None else "changed", version, digest)
+        raise StoreError(f"could not register {experiment.key!r}: its versions kept changing under us")
 
     def experiment_config(self, key: str) -> dict[str, Any]:
         """The latest registered config of `key` as a dict; StoreError when unknown."""
