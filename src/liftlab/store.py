@@ -100,7 +100,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-
 class EventStore:
     """The experiment database. `EventStore("sqlite:///liftlab.db")` creates it if needed."""
 
@@ -195,7 +194,7 @@ class EventStore:
         for start in range(0, len(fresh), CHUNK_ROWS):
             chunk = fresh.iloc[start:start + CHUNK_ROWS]
             rows = list(zip(*(chunk[c].tolist() for c in frame.columns)))
-            with self.engine.begin() as conn:
+            with self._writing(f"{len(rows):,} assignments") as conn:
                 # A unit another process saved meanwhile is skipped here, never overwritten.
                 inserted += insert_ignoring(conn, AssignmentRecord.__table__, tuple(frame.columns), rows)
         old = keyed[known]
