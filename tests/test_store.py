@@ -75,16 +75,21 @@ def _open(url: str, barrier: object, results: object) -> None:
         results.put(str(exc))  # type: ignore[attr-defined]
 
 
+def _race(worker: object, url: str, processes: int) -> list[str]:
+    """Run `worker(url, barrier, results)` in spawned processes released together; their reports."""
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(processes), context.Queue()
+    started = [context.Process(target=worker, args=(url, barrier, results)) for _ in range(processes)]
+    for process in started:
+        process.start()
+    for process in started:
+        process.join(timeout=120)
+    return [results.get(timeout=5) for _ in started]
+
+
 def test_eight_processes_opening_a_new_store_at_once(empty_url: str) -> None:
     """The schema is built once, by whichever opener gets the lock; nobody sees an error."""
-    context = multiprocessing.get_context("spawn")
-    barrier, results = context.Barrier(8), context.Queue()
-    openers = [context.Process(target=_open, args=(empty_url, barrier, results)) for _ in range(8)]
-    for opener in openers:
-        opener.start()
-    for opener in openers:
-        opener.join(timeout=120)
-    outcomes = [results.get(timeout=5) for _ in openers]
+    outcomes = _race(_open, empty_url, 8)
     assert outcomes == ["ok"] * 8, outcomes
 
 
@@ -529,14 +534,7 @@ def _register(url: str, barrier: object, results: object) -> None:
 
 def test_processes_registering_the_same_config_at_once_store_it_once(empty_url: str) -> None:
     EventStore(empty_url)
-    context = multiprocessing.get_context("spawn")
-    barrier, results = context.Barrier(6), context.Queue()
-    workers = [context.Process(target=_register, args=(empty_url, barrier, results)) for _ in range(6)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-    statuses = sorted(results.get(timeout=5) for _ in workers)
+    statuses = sorted(_race(_register, empty_url, 6))
     assert statuses == ["new"] + ["unchanged"] * 5, statuses
     store = EventStore(empty_url)
     with store.engine.connect() as conn:
