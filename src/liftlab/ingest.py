@@ -105,11 +105,11 @@ def _csv(path: Path, chunk_records: int, block_bytes: int = BLOCK_BYTES,
             elif not block:
                 return
             fast = b'"' not in block and _is_utf8(block)
-            batch = _csv_block(header, width, block, line) if fast else None
+            batch = _csv_block(header, width, block, line, offset + len(block)) if fast else None
             if batch is None:
                 yield from _csv_records(path, header, offset, line, chunk_records)
                 return
-            yield Batch(batch.rows, batch.lines, batch.broken, offset + len(block))
+            yield batch
             line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
             offset += len(block)
             if not data:
@@ -143,7 +143,7 @@ def _is_utf8(block: bytes) -> bool:
     return True
 
 
-def _csv_block(header: list[str], width: int, block: bytes, first_line: int) -> Batch | None:
+def _csv_block(header: list[str], width: int, block: bytes, first_line: int, position: int) -> Batch | None:
     """One quote-free block: blank lines skipped, lines with the wrong field count broken."""
     data = np.frombuffer(block, dtype=np.uint8)
     ends = np.flatnonzero(data == 10)
@@ -165,12 +165,9 @@ def _csv_block(header: list[str], width: int, block: bytes, first_line: int) -> 
         pd.DataFrame({name: pd.Series(dtype="str") for name in header})
     if len(rows) != int(good.sum()):
         return None  # not one record per line after all: let the record reader decide
-    broken = pd.DataFrame({
-        "line": lines[ragged],
-        "reason": [f"expected {width} fields (the header's), found {fields[i]}" for i in ragged],
-        "payload": [block[starts[i]:ends[i]].decode("utf-8").rstrip("\r")[:200] for i in ragged],
-    }, columns=_BROKEN_COLUMNS)
-    return Batch(rows, lines[good], broken)
+    broken = [(int(lines[i]), _ragged(width, int(fields[i])),
+               block[starts[i]:ends[i]].decode("utf-8").rstrip("\r")[:200]) for i in ragged]
+    return _batch(rows, lines[good], broken, position)
 
 
 def _csv_records(path: Path, header: list[str], offset: int, first_line: int,
@@ -196,8 +193,7 @@ def _csv_records(path: Path, header: list[str], offset: int, first_line: int,
         if not fields or fields == [""]:
             continue  # a blank line
         if len(fields) != width:
-            broken.append((line, f"expected {width} fields (the header's), found {len(fields)}",
-                           json.dumps(fields)))
+            broken.append((line, _ragged(width, len(fields)), json.dumps(fields)))
             continue
         records.append(fields)
         lines.append(line)
@@ -210,12 +206,19 @@ def _csv_records(path: Path, header: list[str], offset: int, first_line: int,
 def _csv_batch(header: list[str], records: list[list[str]], lines: list[int],
                broken: list[tuple[int, str, str]], position: int) -> Batch:
     rows = pd.DataFrame(records, columns=header, dtype=object)
-    for column in rows.columns.unique():
-        cells = rows[column]
-        if isinstance(cells, pd.Series):  # an empty cell is a missing value; all else is text
-            rows[column] = cells.mask(cells == "").astype("str")
+    for column in rows.columns:  # an empty cell is a missing value; all else is text
+        rows[column] = rows[column].mask(rows[column] == "").astype("str")
+    return _batch(rows, lines, broken, position)
+
+
+def _batch(rows: pd.DataFrame, lines: list[int] | np.ndarray, broken: list[tuple[int, str, str]],
+           position: int) -> Batch:
     return Batch(rows, np.asarray(lines, dtype=np.int64), pd.DataFrame(list(broken), columns=_BROKEN_COLUMNS),
                  position)
+
+
+def _ragged(width: int, found: int) -> str:
+    return f"expected {width} fields (the header's), found {found}"
 
 
 def _jsonl(path: Path, chunk_records: int) -> Iterator[Batch]:
@@ -239,14 +242,10 @@ def _jsonl(path: Path, chunk_records: int) -> Iterator[Batch]:
         records.append(record)
         lines.append(number)
         if len(records) >= chunk_records:
-            yield _jsonl_batch(records, lines, broken, read[0])
+            yield _batch(pd.DataFrame(records), lines, broken, read[0])
             records, lines, broken[:] = [], [], []
     if number == 0:
         raise DataError("the file is empty", file=path)
-    yield _jsonl_batch(records, lines, broken, read[0])
+    yield _batch(pd.DataFrame(records), lines, broken, read[0])
 
 
-def _jsonl_batch(records: list[dict], lines: list[int], broken: list[tuple[int, str, str]],
-                 position: int) -> Batch:
-    return Batch(pd.DataFrame(records), np.asarray(lines, dtype=np.int64),
-                 pd.DataFrame(list(broken), columns=_BROKEN_COLUMNS), position)

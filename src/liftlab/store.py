@@ -54,8 +54,6 @@ from liftlab.sqlio import LOOKUP_COLUMNS, insert_ignoring, stored_assignments
 CHUNK_ROWS = 50_000
 
 
-
-
 @dataclass(frozen=True)
 class RegisterResult:
     """Whether a config was new, the same as the stored one, or changed (a new version)."""
@@ -383,7 +381,3 @@ def _reasons(rejected: pd.DataFrame, keep: int = 5) -> tuple[str, ...]:
     """The first few rejections as 'line N: reason'."""
     return tuple(f"line {line}: {reason}" for line, reason in
                  zip(rejected["line"][:keep], rejected["reason"][:keep]))
-
-
-
-
