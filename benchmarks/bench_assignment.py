@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from liftlab import Arm, Campaign, Experiment, Metric, Project
-from liftlab.assignment import assign, assign_one
-from liftlab.hashing import bucket, bucket_many
+from liftlab.assignment.arms import assign, assign_one
+from liftlab.assignment.hashing import bucket, bucket_many
 
 
 def main(n: int) -> None:

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from liftlab.segments import segment_customers
+from liftlab.lifecycle.rfm import segment_customers
 
 
 def main(n_customers: int, n_orders: int) -> None:

@@ -20,12 +20,12 @@ import pandas as pd
 from click.testing import CliRunner
 
 from liftlab import Arm, Campaign, Experiment, Metric, Project, assign
-from liftlab.aggregate import aggregate, holdout_aggregate
-from liftlab.analysis import timeline
+from liftlab.aggregate.queries import aggregate, holdout_aggregate
+from liftlab.report.analysis import timeline
 from liftlab.cli import cli
-from liftlab.schema import SQLITE_CACHE_KIB
-from liftlab.simulate import simulate_campaign
-from liftlab.store import EventStore
+from liftlab.store.schema import SQLITE_CACHE_KIB
+from liftlab.demo.simulate import simulate_campaign
+from liftlab.store.event_store import EventStore
 
 
 def main(n: int) -> None:

@@ -26,8 +26,8 @@ from liftlab import (
     segment_customers,
     validate_experiment,
 )
-from liftlab.render import render
-from liftlab.simulate import simulate_campaign, simulate_shop
+from liftlab.report.render import render
+from liftlab.demo.simulate import simulate_campaign, simulate_shop
 
 EXPERIMENT = Experiment(
     key="python-winback",

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from liftlab import Arm, Campaign, EventStore, Experiment, Metric, analyze
-from liftlab.render import render
+from liftlab.report.render import render
 
 DATA = Path(__file__).resolve().parent / "data" / "hillstrom.csv"
 SEND = pd.Timestamp("2008-03-03 09:00", tz="UTC")  # the data has no dates: a nominal send time

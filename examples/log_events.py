@@ -19,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from liftlab import Arm, Campaign, EventStore, Experiment, Metric, Project, assign
-from liftlab.aggregate import aggregate
-from liftlab.store import LogCounts
+from liftlab.aggregate.queries import aggregate
+from liftlab.store.event_store import LogCounts
 
 EXPERIMENT = Experiment(
     key="reactivation-sms",

@@ -25,7 +25,7 @@ def experiments_dir() -> Path:
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """One seeded `liftlab demo` run shared by the demo, notebook and CLI tests."""
-    from liftlab.demo import run_demo
+    from liftlab.demo.run import run_demo
 
     folder = tmp_path_factory.mktemp("demo")
     return run_demo(folder, customers=DEMO_CUSTOMERS, seed=DEMO_SEED, experiments_dir=ROOT / "experiments")

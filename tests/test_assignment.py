@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liftlab import Arm, Campaign, DataError, Experiment, Metric, Project
-from liftlab.assignment import assign, assign_one
+from liftlab.assignment.arms import assign, assign_one
 
 growthbook = pytest.importorskip("growthbook.core")
 

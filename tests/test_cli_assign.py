@@ -9,7 +9,7 @@ import pandas as pd
 from click.testing import CliRunner
 
 from liftlab.cli import cli
-from liftlab.store import EventStore
+from liftlab.store.event_store import EventStore
 
 ROOT = Path(__file__).resolve().parents[1]
 

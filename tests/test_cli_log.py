@@ -9,7 +9,7 @@ import pandas as pd
 from click.testing import CliRunner
 
 from liftlab.cli import cli
-from liftlab.store import EventStore
+from liftlab.store.event_store import EventStore
 
 
 def _conversions(path: Path, bad: bool = False) -> None:

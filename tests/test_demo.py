@@ -12,7 +12,7 @@ import jsonschema
 from click.testing import CliRunner
 
 from liftlab.cli import cli
-from liftlab.demo import DEMO_UPLIFTS, truth_check
+from liftlab.demo.run import DEMO_UPLIFTS, truth_check
 
 
 def test_intervals_contain_the_planted_uplifts(demo_run) -> None:  # type: ignore[no-untyped-def]
@@ -79,11 +79,11 @@ def test_timeline_ends_where_a_cut_off_on_its_last_day_ends(demo_run, experiment
     """Each day's point is the Welch interval on the data as it stood at that day's end."""
     from datetime import UTC, datetime, time, timedelta
 
-    from liftlab.aggregate import aggregate
-    from liftlab.analysis import timeline
-    from liftlab.loading import load_experiments
+    from liftlab.aggregate.queries import aggregate
+    from liftlab.report.analysis import timeline
+    from liftlab.config.loading import load_experiments
     from liftlab.stats import Sample, frequentist
-    from liftlab.store import EventStore
+    from liftlab.store.event_store import EventStore
 
     store = EventStore(demo_run.database_url)
     experiment = next(e for e in load_experiments(experiments_dir) if e.key == demo_run.reports[0].experiment)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from liftlab import DataError
-from liftlab.hashing import bucket, bucket_many, fnv1a32
+from liftlab.assignment.hashing import bucket, bucket_many, fnv1a32
 
 growthbook = pytest.importorskip("growthbook.core")
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liftlab.errors import DataError
-from liftlab.ingest import read_batches
+from liftlab.store.ingest import read_batches
 
 
 def _all(path: Path, **kwargs) -> tuple[list[dict], list[int], list[tuple[int, str]]]:  # type: ignore[no-untyped-def]
@@ -95,7 +95,7 @@ lines_strategy = st.lists(
 @given(lines_strategy, st.booleans(), st.integers(8, 64))
 def test_fast_csv_blocks_agree_with_the_record_reader(tmp_path_factory: pytest.TempPathFactory,
                                                       body: list[str], final_newline: bool, block: int) -> None:
-    from liftlab.ingest import _csv_records
+    from liftlab.store.ingest import _csv_records
 
     source = tmp_path_factory.mktemp("csv") / "f.csv"
     source.write_text("a,b,c\n" + "\n".join(body) + ("\n" if final_newline else ""), encoding="utf-8")

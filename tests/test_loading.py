@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from liftlab import Arm, Campaign, ConfigError, Experiment, Metric, load_experiment
-from liftlab.loading import load_experiments, load_project
-from liftlab.tomlfile import KeyLocator
+from liftlab.config.loading import load_experiments, load_project
+from liftlab.config.tomlfile import KeyLocator
 
 
 def test_toml_and_python_declarations_are_equal(tmp_path: Path) -> None:
@@ -136,7 +136,7 @@ def test_locator_finds_keys_in_nested_arrays_of_tables() -> None:
 
 
 def test_experiment_round_trips_through_its_dict(experiments_dir: Path) -> None:
-    from liftlab.loading import experiment_from_dict
+    from liftlab.config.loading import experiment_from_dict
 
     for experiment in load_experiments(experiments_dir):
         assert experiment_from_dict(experiment.to_dict()) == experiment

@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from liftlab.cli import cli
-from liftlab.loading import load_experiments
-from liftlab.store import EventStore
+from liftlab.config.loading import load_experiments
+from liftlab.store.event_store import EventStore
 
 POSTGRES_URL = os.environ.get("LIFTLAB_TEST_POSTGRES_URL")
 

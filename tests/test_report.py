@@ -12,7 +12,7 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 
 from liftlab import Arm, Campaign, Experiment, Metric
-from liftlab.report import build_report
+from liftlab.report.build import build_report
 from liftlab.stats import Sample, bayesian, frequentist
 
 EXPERIMENT = Experiment(
@@ -189,7 +189,7 @@ def test_renderings_show_the_same_results(tmp_path) -> None:  # type: ignore[no-
     import base64
     import re
 
-    from liftlab.render import render
+    from liftlab.report.render import render
 
     report = build_report(EXPERIMENT, _tables(_units(n=5_000)))
     table = render(report, "table")
@@ -206,7 +206,7 @@ def test_renderings_show_the_same_results(tmp_path) -> None:  # type: ignore[no-
 
 
 def test_segment_discussion_names_every_segment_and_arm() -> None:
-    from liftlab.render import segment_discussion
+    from liftlab.report.render import segment_discussion
 
     report = build_report(EXPERIMENT, _tables(_units(n=20_000)))
     paragraphs = segment_discussion(report)

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from liftlab import ConfigError, DataError
 from liftlab.cli import cli
-from liftlab.lifecycle import SEGMENT_NAMES
-from liftlab.segments import (
+from liftlab.lifecycle.catalog import SEGMENT_NAMES
+from liftlab.lifecycle.rfm import (
     DEFAULT_RULES,
     DEFAULT_RULES_FILE,
     VALUE_ORDER,

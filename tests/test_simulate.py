@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from liftlab import Arm, Campaign, Experiment, Metric
-from liftlab.simulate import simulate_campaign, simulate_shop
+from liftlab.demo.simulate import simulate_campaign, simulate_shop
 
 
 def test_shop_is_reproducible_and_well_formed() -> None:

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from test_events import conversion_rows
 
 from liftlab import Arm, Campaign, Experiment, Metric, Project, assign
-from liftlab.aggregate import DAY_US, aggregate, holdout_aggregate
-from liftlab.store import EventStore
+from liftlab.aggregate.queries import DAY_US, aggregate, holdout_aggregate
+from liftlab.store.event_store import EventStore
 
 EXPERIMENT = Experiment(
     key="store-test",
@@ -246,7 +246,7 @@ def test_aggregate_matches_pandas(store: EventStore) -> None:
 
 def test_event_ids_are_stable_across_versions() -> None:
     """Re-loading a file into a store made by an earlier version must count nothing twice."""
-    from liftlab.events import check_conversions
+    from liftlab.store.events import check_conversions
 
     rows = pd.DataFrame({"unit_id": ["u1", "u2"], "event": ["purchase"] * 2, "value": [12.5, 3],
                          "timestamp": ["2026-10-05T12:00:00Z", "2026-10-06 08:00"]})
@@ -306,8 +306,8 @@ def test_a_store_from_before_exposed_units_is_upgraded(tmp_path: Path) -> None:
 
 def test_small_batches_look_up_their_own_units(store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """A single event reads its unit's assignment by key, not every assignment: same verdicts."""
-    from liftlab import sqlio
-    from liftlab.sqlio import stored_assignments
+    from liftlab.store import sqlio
+    from liftlab.store.sqlio import stored_assignments
 
     monkeypatch.setattr(sqlio, "KEYS_PER_QUERY", 25)  # 3,000 units scan; 40 go by key
     frame = _assigned(store, 3_000)
@@ -331,7 +331,7 @@ def test_small_batches_look_up_their_own_units(store: EventStore, monkeypatch: p
 
 
 def test_timestamps_in_several_formats() -> None:
-    from liftlab.events import check_conversions
+    from liftlab.store.events import check_conversions
 
     stamps = ["2026-10-05T12:00:00Z", "2026-10-05 14:00:00+02:00", "2026-10-05T12:00:00.000000",
               "Mon, 05 Oct 2026 12:00:00 +0000", "5 October 2026 12:00", "1791201600", "yesterday"]
@@ -394,7 +394,7 @@ def test_killed_load_leaves_whole_chunks_and_rerun_completes(tmp_path: Path) -> 
     EventStore(url)
     script = (
         "import sys, pandas as pd\n"
-        "from liftlab.store import EventStore\n"
+        "from liftlab.store.event_store import EventStore\n"
         "store = EventStore(sys.argv[1])\n"
         "print('ready', flush=True)\n"
         "store.log_conversions(pd.read_csv(sys.argv[2]))\n"
@@ -418,7 +418,7 @@ def test_assignments_read_once_are_reused_and_new_ones_still_found(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A store remembers the assignments a scan read (they never change) and still looks up
     units assigned since, by another process."""
-    from liftlab import sqlio
+    from liftlab.store import sqlio
 
     monkeypatch.setattr(sqlio, "KEYS_PER_QUERY", 25)
     url = f"sqlite:///{tmp_path / 'events.db'}"
@@ -442,7 +442,7 @@ def test_daily_aggregate_equals_a_cut_off_per_day(store: EventStore) -> None:
     """Two queries give what `aggregate(until=end of day d)` gives for every day d."""
     from datetime import UTC, datetime, timedelta
 
-    from liftlab.aggregate import daily_aggregate
+    from liftlab.aggregate.queries import daily_aggregate
 
     frame = _assigned(store, 1_500)
     exposures = _exposures(frame)
@@ -471,7 +471,7 @@ def test_daily_aggregate_equals_a_cut_off_per_day(store: EventStore) -> None:
 
 def test_an_iterable_of_records_is_read_in_slices(store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """A generator is consumed a slice at a time; line numbers run on across slices."""
-    from liftlab import store as store_module
+    from liftlab.store import event_store as store_module
 
     monkeypatch.setattr(store_module, "RECORDS_PER_BATCH", 7)
     pulled = []

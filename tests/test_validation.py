@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from liftlab import Arm, Campaign, Experiment, Metric
-from liftlab.findings import exit_code
-from liftlab.validation import validate_experiment, validate_paths
+from liftlab.config.findings import exit_code
+from liftlab.config.validation import validate_experiment, validate_paths
 
 # fixture (file or folder under tests/fixtures/configs/invalid) -> (rule, field, line, severity)
 CASES = {

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from liftlab.analysis import analyze
-from liftlab.assignment import Assignment, AssignmentResult, assign, assign_one
-from liftlab.config import Arm, Campaign, Experiment, Metric, Project
+from liftlab.report.analysis import analyze
+from liftlab.assignment.arms import Assignment, AssignmentResult, assign, assign_one
+from liftlab.config.model import Arm, Campaign, Experiment, Metric, Project
 from liftlab.errors import ConfigError, DataError, LiftlabError, StoreError
-from liftlab.hashing import bucket, bucket_many
-from liftlab.lifecycle import SEGMENT_NAMES, SEGMENTS, STAGES
-from liftlab.loading import load_experiment, load_experiments, load_project
-from liftlab.report import Report, build_report
-from liftlab.segments import segment_customers
-from liftlab.store import EventStore
-from liftlab.validation import validate_experiment, validate_paths
+from liftlab.assignment.hashing import bucket, bucket_many
+from liftlab.lifecycle.catalog import SEGMENT_NAMES, SEGMENTS, STAGES
+from liftlab.config.loading import load_experiment, load_experiments, load_project
+from liftlab.report.build import Report, build_report
+from liftlab.lifecycle.rfm import segment_customers
+from liftlab.store.event_store import EventStore
+from liftlab.config.validation import validate_experiment, validate_paths
 
 __all__ = [
     "SEGMENTS",

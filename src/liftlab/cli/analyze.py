@@ -36,11 +36,11 @@ def analyze(
     SRM check, incremental conversions and revenue, cost and ROI; totals and the global
     holdout comparison. HTML is self-contained, with charts.
     """
-    from liftlab.analysis import analyze as run_analysis
-    from liftlab.analysis import timeline
-    from liftlab.loading import experiment_from_dict, load_experiment
-    from liftlab.render import render, to_table
-    from liftlab.store import EventStore
+    from liftlab.report.analysis import analyze as run_analysis
+    from liftlab.report.analysis import timeline
+    from liftlab.config.loading import experiment_from_dict, load_experiment
+    from liftlab.report.render import render, to_table
+    from liftlab.store.event_store import EventStore
 
     store = EventStore(db_url)
     if experiment_file.exists():

@@ -28,10 +28,10 @@ def assign(experiment_file: Path, segments_file: Path, project_path: Path | None
     """
     from rich.table import Table
 
-    from liftlab.assignment import assign as assign_customers
-    from liftlab.loading import load_experiment, load_project
+    from liftlab.assignment.arms import assign as assign_customers
+    from liftlab.config.loading import load_experiment, load_project
     from liftlab.stats import srm
-    from liftlab.store import EventStore
+    from liftlab.store.event_store import EventStore
 
     experiment = load_experiment(experiment_file)
     project = load_project(project_path if project_path else experiment_file.parent)

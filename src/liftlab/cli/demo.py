@@ -27,8 +27,8 @@ def demo(directory: Path, customers: int, seed: int, experiments_dir: Path | Non
     planted, so the report can be checked against the truth it printed.
     """
 
-    from liftlab.demo import run_demo, truth_check
-    from liftlab.render import to_table
+    from liftlab.demo.run import run_demo, truth_check
+    from liftlab.report.render import to_table
 
     console = make_console()
     started = time.perf_counter()

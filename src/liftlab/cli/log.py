@@ -20,7 +20,7 @@ def _log(kind: str, path: Path, db_url: str, fmt: str | None) -> None:
         TimeRemainingColumn,
     )
 
-    from liftlab.store import EventStore
+    from liftlab.store.event_store import EventStore
 
     store = EventStore(db_url)
     large = path.is_file() and path.stat().st_size > 5_000_000

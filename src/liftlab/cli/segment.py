@@ -29,7 +29,7 @@ def segment(customers_file: Path, orders_file: Path, visits_file: Path | None, a
     from rich.table import Table
 
     from liftlab.errors import DataError
-    from liftlab.segments import load_rules, segment_customers, summary
+    from liftlab.lifecycle.rfm import load_rules, segment_customers, summary
 
     tables = {}
     for name, path in (("customers", customers_file), ("orders", orders_file), ("visits", visits_file)):

@@ -6,8 +6,8 @@ import json
 
 import click
 
-from liftlab.findings import exit_code
-from liftlab.validation import validate_paths
+from liftlab.config.findings import exit_code
+from liftlab.config.validation import validate_paths
 
 
 @click.command()

@@ -14,8 +14,8 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy import text
 
-from liftlab.config import Experiment, Metric
-from liftlab.store import EventStore
+from liftlab.config.model import Experiment, Metric
+from liftlab.store.event_store import EventStore
 
 DAY_US = 86_400_000_000
 _FAR_FUTURE = 2**62

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from liftlab.config import Campaign, Experiment, Project
+from liftlab.config.model import Campaign, Experiment, Project
 from liftlab.errors import DataError
-from liftlab.hashing import bucket, bucket_many
-from liftlab.lifecycle import SEGMENT_NAMES
+from liftlab.assignment.hashing import bucket, bucket_many
+from liftlab.lifecycle.catalog import SEGMENT_NAMES
 
 ASSIGNMENT_COLUMNS = ("experiment", "unit_id", "segment", "arm", "bucket", "holdout")
 #: Accepted names for the unit id column, first match wins.

@@ -12,11 +12,11 @@ from datetime import UTC, datetime, time, timedelta
 
 import pandas as pd
 
-from liftlab.aggregate import aggregate, daily_aggregate, holdout_aggregate
-from liftlab.config import Experiment
-from liftlab.report import Report, build_report
+from liftlab.aggregate.queries import aggregate, daily_aggregate, holdout_aggregate
+from liftlab.config.model import Experiment
+from liftlab.report.build import Report, build_report
 from liftlab.stats import Sample, frequentist
-from liftlab.store import EventStore
+from liftlab.store.event_store import EventStore
 
 
 def analyze(

@@ -15,7 +15,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from liftlab.report import Report, Result
+from liftlab.report.build import Report, Result
 
 FORMATS = ("table", "markdown", "html", "json")
 
@@ -201,7 +201,7 @@ def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], classes: 
 
 def to_html(report: Report, timeline: pd.DataFrame | None = None) -> str:
     """A self-contained HTML page: tables plus embedded PNG charts (no external files)."""
-    from liftlab import charts  # matplotlib is imported only when HTML is asked for
+    from liftlab.report import charts  # matplotlib is imported only when HTML is asked for
 
     classes = [
         "winner" if r.verdict == "winner" else "loser" if r.verdict == "loser"

@@ -30,9 +30,9 @@ from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
-from liftlab.config import Experiment
+from liftlab.config.model import Experiment
 from liftlab.errors import StoreError
-from liftlab.events import (
+from liftlab.store.events import (
     CONVERSION_COLUMNS,
     EXPOSURE_COLUMNS,
     REQUIRED_FIELDS,
@@ -40,8 +40,8 @@ from liftlab.events import (
     check_conversions,
     check_exposures,
 )
-from liftlab.ingest import read_batches
-from liftlab.schema import (
+from liftlab.store.ingest import read_batches
+from liftlab.store.schema import (
     FIRST_EXPOSURE,
     AssignmentRecord,
     QuarantineRecord,
@@ -49,7 +49,7 @@ from liftlab.schema import (
     schema_transaction,
     sqlite_pragmas,
 )
-from liftlab.sqlio import LOOKUP_COLUMNS, insert_ignoring, stored_assignments
+from liftlab.store.sqlio import LOOKUP_COLUMNS, insert_ignoring, stored_assignments
 
 CHUNK_ROWS = 50_000
 

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from liftlab.analysis import analyze, timeline
-from liftlab.assignment import assign
-from liftlab.loading import load_experiments, load_project
-from liftlab.render import to_html
-from liftlab.report import Report
-from liftlab.segments import segment_customers
-from liftlab.simulate import simulate_campaign, simulate_shop
-from liftlab.store import EventStore
+from liftlab.report.analysis import analyze, timeline
+from liftlab.assignment.arms import assign
+from liftlab.config.loading import load_experiments, load_project
+from liftlab.report.render import to_html
+from liftlab.report.build import Report
+from liftlab.lifecycle.rfm import segment_customers
+from liftlab.demo.simulate import simulate_campaign, simulate_shop
+from liftlab.store.event_store import EventStore
 
 #: The planted truth: relative uplift in purchase probability per segment and arm.
 DEMO_UPLIFTS: dict[str, dict[str, float]] = {
@@ -54,7 +54,7 @@ def default_experiments_dir() -> Path:
     local = Path("experiments")
     if local.is_dir() and any(local.glob("*.toml")):
         return local
-    return Path(__file__).parent / "data" / "experiments"
+    return Path(__file__).parent.parent / "data" / "experiments"
 
 
 def run_demo(

@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 from liftlab.errors import ConfigError, DataError
-from liftlab.lifecycle import STAGE_OF, is_segment
+from liftlab.lifecycle.catalog import STAGE_OF, is_segment
 
-DEFAULT_RULES_FILE = Path(__file__).parent / "data" / "segment_rules.toml"
+DEFAULT_RULES_FILE = Path(__file__).parent.parent / "data" / "segment_rules.toml"
 
 #: Segments from lowest to highest customer value (visitors first).
 VALUE_ORDER: tuple[str, ...] = (

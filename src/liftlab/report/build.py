@@ -5,7 +5,7 @@ per metric: segment × arm → n, Σy, Σy², and Σx, Σx², Σxy when a pre-pe
 `Report`. For each segment's campaign it runs, per treatment arm and metric, both engines of
 `liftlab.stats` against that segment's control; checks the sample ratio per segment; adjusts
 p-values across the whole report; and turns uplifts into incremental conversions, revenue,
-cost and ROI. `analyze` (in `liftlab.analysis`) feeds it from the event store.
+cost and ROI. `analyze` (in `liftlab.report.analysis`) feeds it from the event store.
 
 Incremental value of a treatment arm (DESIGN.md): (mean_T − mean_C) × n_T, its interval the
 uplift's interval × n_T. Totals across segments add strata: sums of increments, variances
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from liftlab.config import Campaign, Experiment, Metric
+from liftlab.config.model import Campaign, Experiment, Metric
 from liftlab.errors import LiftlabError
 from liftlab.stats import (
     CovariateSample,

@@ -16,10 +16,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from liftlab.config import Arm, Campaign, Experiment, Metric, Project
+from liftlab.config.model import Arm, Campaign, Experiment, Metric, Project
 from liftlab.errors import ConfigError
-from liftlab.findings import Finding
-from liftlab.tomlfile import KeyLocator, read_toml
+from liftlab.config.findings import Finding
+from liftlab.config.tomlfile import KeyLocator, read_toml
 
 #: The project-level settings file inside an experiments folder.
 PROJECT_FILE = "liftlab.toml"
@@ -250,7 +250,7 @@ def load_experiment(path: str | Path) -> Experiment:
 
     Raises ConfigError naming the file (and line or field) when it cannot be loaded, when a
     required field is missing, or when a Python file declares other than one experiment.
-    Semantic validation is separate: see `liftlab.validation.validate_experiment`.
+    Semantic validation is separate: see `liftlab.config.validation.validate_experiment`.
     """
     experiments, missing, _ = read_experiment_file(path)
     if missing:

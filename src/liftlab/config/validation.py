@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from liftlab.config import HASH_VERSIONS, METRIC_KINDS, Experiment, Project
+from liftlab.config.model import HASH_VERSIONS, METRIC_KINDS, Experiment, Project
 from liftlab.errors import ConfigError
-from liftlab.findings import Finding, Severity
-from liftlab.lifecycle import SEGMENT_NAMES, is_segment
-from liftlab.loading import PROJECT_FILE, experiment_files, read_experiment_file, read_project_file
-from liftlab.tomlfile import KeyLocator
+from liftlab.config.findings import Finding, Severity
+from liftlab.lifecycle.catalog import SEGMENT_NAMES, is_segment
+from liftlab.config.loading import PROJECT_FILE, experiment_files, read_experiment_file, read_project_file
+from liftlab.config.tomlfile import KeyLocator
 
 #: Arm weights must sum to 1 within this tolerance.
 WEIGHT_TOLERANCE = 1e-9

@@ -18,7 +18,7 @@ from datetime import date, datetime, time
 import numpy as np
 import pandas as pd
 
-from liftlab.config import Experiment
+from liftlab.config.model import Experiment
 
 DAY_US = 86_400 * 1_000_000
 

@@ -19,7 +19,7 @@ matplotlib.use("Agg")  # headless: never needs a display
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from liftlab.report import Report
+from liftlab.report.build import Report
 
 COLOURS = {"winner": "#1a7f37", "loser": "#cf222e", "other": "#57606a"}
 
