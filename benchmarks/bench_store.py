@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from liftlab import Arm, Campaign, Experiment, Metric, Project, assign
 from liftlab.aggregate.queries import aggregate, holdout_aggregate
-from liftlab.report.analysis import timeline
+from liftlab.report.timeline import timeline
 from liftlab.cli import cli
 from liftlab.store.schema import SQLITE_CACHE_KIB
 from liftlab.demo.simulate import simulate_campaign
@@ -89,7 +89,7 @@ def main(n: int) -> None:
     holdout_aggregate(store, experiment, experiment.metrics[1])
     print(f"  holdout comparison   {time.perf_counter() - start:10.2f} s")
     start = time.perf_counter()
-    days = timeline(store, experiment)["day"].nunique()
+    days = timeline(store, experiment).to_frame()["day"].nunique()
     print(f"  timeline ({days} days, {len(experiment.metrics)} metrics) {time.perf_counter() - start:5.2f} s"
           f"  (a cut-off query per day would take ~{days * len(experiment.metrics)} aggregations)")
 

@@ -74,7 +74,7 @@ def run(url: str, folder: Path) -> dict[str, LogCounts]:
     rejected["source"] = rejected["source"].map(lambda source: Path(source).name)
     print(rejected[["source", "line", "reason"]].to_string(index=False))
     print("\nSufficient statistics per segment x arm, from one SQL query:")
-    print(aggregate(store, EXPERIMENT, EXPERIMENT.metrics[0]).to_string(index=False))
+    print(aggregate(store, EXPERIMENT, EXPERIMENT.metrics[0]).to_frame().to_string(index=False))
     return counts
 
 

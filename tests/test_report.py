@@ -12,7 +12,7 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 
 from liftlab import Arm, Campaign, Experiment, Metric
-from liftlab.report.build import build_report
+from liftlab.report import Verdict, build_report
 from liftlab.stats import Sample, bayesian, frequentist
 
 EXPERIMENT = Experiment(
@@ -108,17 +108,17 @@ def test_srm_failure_withholds_the_verdict() -> None:
     assert flagged == {"at_risk": False, "champion": True}
     for r in report.results:
         if r.segment == "champion":
-            assert r.verdict.startswith("no verdict")
+            assert r.verdict is Verdict.SRM
         else:
-            assert not r.verdict.startswith("no verdict")
+            assert r.verdict is not Verdict.SRM
 
 
 def test_verdicts_winner_and_underpowered() -> None:
     report = build_report(EXPERIMENT, _tables(_units(n=60_000)), use_cuped=False)
     by = {(r.segment, r.arm, r.metric): r for r in report.results}
-    assert by[("at_risk", "a", "purchase")].verdict == "winner"
+    assert by[("at_risk", "a", "purchase")].verdict is Verdict.WINS
     small = build_report(EXPERIMENT, _tables(_units(n=400)), use_cuped=False)
-    assert any(r.verdict.startswith("underpowered (MDE") for r in small.results)
+    assert any(r.verdict is Verdict.UNDERPOWERED and r.mde_relative > 0.10 for r in small.results)
 
 
 def test_value_and_roi() -> None:
@@ -137,13 +137,20 @@ def test_value_and_roi() -> None:
 
 def test_totals_add_strata_with_the_shared_control() -> None:
     report = build_report(EXPERIMENT, _tables(_units(), with_pre=False), use_cuped=False)
-    rows = [r for r in report.results if r.metric == "purchase"]
+    rows = [r for r in report.results if r.metric == "purchase" and r.segment != "all"]
     total = next(t for t in report.totals if t.metric == "purchase")
     assert total.incremental == pytest.approx(sum(r.incremental for r in rows))
     # Variance: each arm's (n_T·se)² plus 2·n_a·n_b·Var(control mean) within at_risk.
+    units = _units()
+
+    def sample(segment: str, arm: str) -> Sample:
+        return Sample.from_values(units[(units.segment == segment) & (units.arm == arm)]["purchase"])
+
+    se = {(r.segment, r.arm): frequentist(sample(r.segment, "control"), sample(r.segment, r.arm)).abs_se
+          for r in rows}
     a, b = [r for r in rows if r.segment == "at_risk"]
-    (_c,) = [r for r in rows if r.segment == "champion"]
-    var = sum((r.abs_se * r.n_treatment) ** 2 for r in rows) + 2 * a.n_treatment * b.n_treatment * a.control_se**2
+    control_se = sample("at_risk", "control").standard_error
+    var = sum((se[(r.segment, r.arm)] * r.n_treatment) ** 2 for r in rows) + 2 * a.n_treatment * b.n_treatment * control_se**2
     half = 1.959963984540054 * math.sqrt(var)
     assert total.incremental_ci == pytest.approx((total.incremental - half, total.incremental + half))
 
@@ -197,7 +204,8 @@ def test_renderings_show_the_same_results(tmp_path) -> None:  # type: ignore[no-
     page = render(report, "html")
     for text in (table, markdown, page):
         assert "at_risk" in text and "champion" in text and "vip" in text
-    assert markdown.count("\n| at_risk") + markdown.count("\n| champion") == 6 + 3
+    # rows: results (4 + 2), value (2 + 1) and one SRM check per segment
+    assert markdown.count("\n| at_risk") + markdown.count("\n| champion") == 7 + 4
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     assert len(images) == 3  # forest plot per metric + incremental revenue
     for image in images:
@@ -206,7 +214,7 @@ def test_renderings_show_the_same_results(tmp_path) -> None:  # type: ignore[no-
 
 
 def test_segment_discussion_names_every_segment_and_arm() -> None:
-    from liftlab.report.render import segment_discussion
+    from liftlab.report.discussion import segment_discussion
 
     report = build_report(EXPERIMENT, _tables(_units(n=20_000)))
     paragraphs = segment_discussion(report)

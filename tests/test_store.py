@@ -233,15 +233,15 @@ def test_aggregate_matches_pandas(store: EventStore) -> None:
     })
     store.log_conversions(conversions)
     for metric in EXPERIMENT.metrics:
-        ours = aggregate(store, EXPERIMENT, metric).sort_values(["segment", "arm"], ignore_index=True)
+        ours = aggregate(store, EXPERIMENT, metric).to_frame().sort_values(["segment", "arm"], ignore_index=True)
         reference = _pandas_reference(store, pd.concat([exposures, again]), conversions, metric)
         reference = reference.sort_values(["segment", "arm"], ignore_index=True)
         assert ours["n"].tolist() == reference["n"].tolist()
         for column in ("sum", "sum_sq", "x_sum", "x_sum_sq", "xy_sum"):
             np.testing.assert_allclose(ours[column], reference[column], rtol=1e-9, err_msg=column)
-    held = holdout_aggregate(store, EXPERIMENT, EXPERIMENT.metrics[0]).set_index("group")
-    assert held.loc["holdout", "n"] == int(frame["holdout"].sum())
-    assert held.loc["campaigned", "n"] == int((~frame["holdout"]).sum())
+    held = holdout_aggregate(store, EXPERIMENT, EXPERIMENT.metrics[0])
+    assert held.holdout.n == int(frame["holdout"].sum())
+    assert held.campaigned.n == int((~frame["holdout"]).sum())
 
 
 def test_event_ids_are_stable_across_versions() -> None:
@@ -286,7 +286,7 @@ def test_first_exposure_is_the_earliest_whatever_the_logging_order(store: EventS
     assert (first["arm"] == expected.loc[first.index, "arm"]).all()
     # A look as of 2 October counts only the units first exposed before then.
     as_of = aggregate(store, EXPERIMENT, EXPERIMENT.metrics[0], until=pd.Timestamp("2026-10-02", tz="UTC"))
-    assert as_of["n"].sum() == len(early)
+    assert as_of.total == len(early)
 
 
 def test_a_store_from_before_exposed_units_is_upgraded(tmp_path: Path) -> None:
@@ -295,13 +295,13 @@ def test_a_store_from_before_exposed_units_is_upgraded(tmp_path: Path) -> None:
     store.register_experiment(EXPERIMENT)
     frame = _assigned(store, 400)
     store.log_exposures(_exposures(frame))
-    before = aggregate(store, EXPERIMENT, EXPERIMENT.metrics[1])
+    before = aggregate(store, EXPERIMENT, EXPERIMENT.metrics[1]).to_frame()
     with store.engine.begin() as conn:  # what a 0.1.0 store looked like
         conn.exec_driver_sql("DROP TRIGGER exposures_first")
         conn.exec_driver_sql("DROP TABLE exposed_units")
     store.engine.dispose()
     reopened = EventStore(url)
-    pd.testing.assert_frame_equal(aggregate(reopened, EXPERIMENT, EXPERIMENT.metrics[1]), before)
+    pd.testing.assert_frame_equal(aggregate(reopened, EXPERIMENT, EXPERIMENT.metrics[1]).to_frame(), before)
 
 
 def test_small_batches_look_up_their_own_units(store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -375,7 +375,7 @@ def test_four_processes_logging_at_once_lose_nothing(store: EventStore) -> None:
         assert worker.exitcode == 0
     store = EventStore(url)
     assert store.count("conversions") == 2 * n and store.count("exposures") == 2 * n
-    assert aggregate(store, EXPERIMENT, EXPERIMENT.metrics[0])["n"].sum() == 2 * n
+    assert aggregate(store, EXPERIMENT, EXPERIMENT.metrics[0]).total == 2 * n
 
 
 def test_killed_load_leaves_whole_chunks_and_rerun_completes(tmp_path: Path) -> None:
@@ -461,8 +461,8 @@ def test_daily_aggregate_equals_a_cut_off_per_day(store: EventStore) -> None:
     for metric in EXPERIMENT.metrics:
         daily = daily_aggregate(store, EXPERIMENT, metric, origin=origin, days=16)
         for day in range(16):
-            cut = aggregate(store, EXPERIMENT, metric, until=origin + timedelta(days=day + 1))
-            ours = daily[daily["day"] == day].reset_index(drop=True)
+            cut = aggregate(store, EXPERIMENT, metric, until=origin + timedelta(days=day + 1)).to_frame()
+            ours = daily[day].to_frame()
             assert ours[["segment", "arm"]].values.tolist() == cut[["segment", "arm"]].values.tolist(), day
             assert ours["n"].tolist() == cut["n"].tolist()
             np.testing.assert_allclose(ours["sum"], cut["sum"], rtol=1e-9)

@@ -11,7 +11,8 @@ from liftlab.errors import ConfigError, DataError, LiftlabError, StoreError
 from liftlab.assignment.hashing import bucket, bucket_many
 from liftlab.lifecycle.catalog import SEGMENT_NAMES, SEGMENTS, STAGES
 from liftlab.config.loading import load_experiment, load_experiments, load_project
-from liftlab.report.build import Report, build_report
+from liftlab.report.build import build_report
+from liftlab.report.records import Report, Verdict
 from liftlab.lifecycle.rfm import segment_customers
 from liftlab.store.event_store import EventStore
 from liftlab.config.validation import validate_experiment, validate_paths
@@ -32,6 +33,7 @@ __all__ = [
     "Metric",
     "Project",
     "Report",
+    "Verdict",
     "StoreError",
     "__version__",
     "analyze",

@@ -4,7 +4,8 @@ For each exposed, non-holdout unit, y is its value of the metric in the window a
 first exposure — for a conversion metric 1 when it had at least one matching event in
 [t0, t0 + window), else 0; for a revenue metric the sum of those events' values — and x is the
 same quantity over the pre-period [t0 − window, t0), the CUPED covariate. The query returns
-per segment × arm: n, Σy, Σy², Σx, Σx², Σxy. Statistics never see a raw event.
+per segment × arm: n, Σy, Σy², Σx, Σx², Σxy, handed on as typed samples (`ArmStats`,
+`HoldoutStats`; see `sufficient.py`). Statistics never see a raw event.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy import text
 
+from liftlab.aggregate.sufficient import ArmStats, HoldoutStats
 from liftlab.config.model import Experiment, Metric
+from liftlab.stats import Sample
 from liftlab.store.event_store import EventStore
 
 DAY_US = 86_400_000_000
@@ -58,8 +61,9 @@ def _run(
 
 def aggregate(
     store: EventStore, experiment: Experiment, metric: Metric, *, until: datetime | None = None
-) -> pd.DataFrame:
-    """Per segment × arm: n, sum, sum_sq, x_sum, x_sum_sq, xy_sum for one metric.
+) -> ArmStats:
+    """Per segment × arm, one metric's `CovariateSample`: n, Σy, Σy² and the pre-period's
+    Σx, Σx², Σxy (`.to_frame()` shows them as a table).
 
     `until` counts only exposures and conversions before that moment (a look at the data as it
     stood then, for timelines and sequential monitoring).
@@ -90,13 +94,14 @@ def aggregate(
     FROM counts k LEFT JOIN sums s ON s.segment = k.segment AND s.arm = k.arm
     ORDER BY k.segment, k.arm
     """
-    return _run(store, query, experiment, metric, until)
+    return ArmStats.from_frame(metric.key, _run(store, query, experiment, metric, until))
 
 
 def holdout_aggregate(
     store: EventStore, experiment: Experiment, metric: Metric, *, until: datetime | None = None
-) -> pd.DataFrame:
-    """The programme vs the global holdout: rows `campaigned` and `holdout` with n, sum, sum_sq.
+) -> HoldoutStats:
+    """The programme vs the global holdout: a Sample of the campaigned units and one of the
+    holdout (n = 0 when there is none).
 
     Campaigned units are the experiment's exposed, non-holdout units, each measured in the
     window after its first exposure. Holdout units were never exposed, so they are measured in
@@ -127,7 +132,10 @@ def holdout_aggregate(
                SELECT COUNT(*) FROM assignments WHERE experiment = :experiment AND holdout = :held) END,
            COALESCE(SUM(y), 0.0), COALESCE(SUM(y * y), 0.0) FROM held
     """
-    return _run(store, query, experiment, metric, until)
+    rows = _run(store, query, experiment, metric, until).set_index("group")
+    campaigned, held = (Sample(*(float(rows.loc[g, c]) for c in ("n", "sum", "sum_sq")))
+                        for g in ("campaigned", "holdout"))
+    return HoldoutStats(metric.key, campaigned, held)
 
 
 def _per_unit(kind: str, condition: str) -> str:
@@ -140,9 +148,10 @@ def _per_unit(kind: str, condition: str) -> str:
 
 def daily_aggregate(
     store: EventStore, experiment: Experiment, metric: Metric, *, origin: datetime, days: int
-) -> pd.DataFrame:
-    """n, sum and sum_sq per segment × arm as they stood at the end of each of `days` days
-    from `origin` (midnight UTC): row (day d) equals `aggregate(until=origin + d + 1 days)`.
+) -> tuple[ArmStats, ...]:
+    """Samples (n, Σy, Σy²) per segment × arm as they stood at the end of each of `days` days
+    from `origin` (midnight UTC): entry d equals `aggregate(until=origin + d + 1 days)`
+    without the pre-period sums.
 
     Two queries instead of one per day: units are counted by the day of their first exposure,
     and each qualifying event adds to the sums on its own day. A revenue unit's y² grows by
@@ -176,7 +185,8 @@ def daily_aggregate(
     until = pd.Timestamp(start * 1000 + days * DAY_US * 1000, tz="UTC").to_pydatetime()
     counts = _run(store, exposed, experiment, metric, until, extra)
     sums = _run(store, events, experiment, metric, until, extra, counts=False)
-    return _cumulate(counts, sums, days)
+    running = _cumulate(counts, sums, days)
+    return tuple(ArmStats.from_frame(metric.key, running[running["day"] == d]) for d in range(days))
 
 
 def _cumulate(counts: pd.DataFrame, sums: pd.DataFrame, days: int) -> pd.DataFrame:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from liftlab.cli._common import console as make_console
 from liftlab.cli._common import friendly_errors
+
+if TYPE_CHECKING:
+    from liftlab.config.model import Experiment
 
 
 @click.command()
@@ -22,10 +26,16 @@ from liftlab.cli._common import friendly_errors
 @click.option("--correction", type=click.Choice(["holm", "bh"]), default="holm", show_default=True,
               help="Multiple-comparison adjustment across the whole report.")
 @click.option("--no-cuped", is_flag=True, help="Do not adjust with pre-period data.")
+@click.option("--segment", "segments", multiple=True,
+              help="Show only this segment (repeatable; 'all' for the pooled rows).")
+@click.option("--metric", "metrics", multiple=True, help="Show only this metric (repeatable).")
+@click.option("--margin", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="Gross margin for profit and ROI when the experiment declares none.")
 @friendly_errors
 def analyze(
     experiment_file: Path, db_url: str, fmt: str, out: Path | None, alpha: float,
-    correction: str, no_cuped: bool,
+    correction: str, no_cuped: bool, segments: tuple[str, ...], metrics: tuple[str, ...],
+    margin: float | None,
 ) -> None:
     """Report what each segment campaign of EXPERIMENT added.
 
@@ -37,7 +47,7 @@ def analyze(
     holdout comparison. HTML is self-contained, with charts.
     """
     from liftlab.report.analysis import analyze as run_analysis
-    from liftlab.report.analysis import timeline
+    from liftlab.report.timeline import timeline
     from liftlab.config.loading import experiment_from_dict, load_experiment
     from liftlab.report.render import render, to_table
     from liftlab.store.event_store import EventStore
@@ -48,7 +58,9 @@ def analyze(
     else:
         config = store.experiment_config(str(experiment_file))
         experiment = experiment_from_dict(config, source=f"{db_url} (experiment {experiment_file})")
-    report = run_analysis(store, experiment, alpha=alpha, correction=correction, use_cuped=not no_cuped)
+    _check_filters(experiment, segments, metrics)
+    report = run_analysis(store, experiment, alpha=alpha, correction=correction,
+                          use_cuped=not no_cuped, margin=margin).select(segments, metrics)
     if fmt == "table" and out is None:
         to_table(report, make_console())
         return
@@ -58,3 +70,19 @@ def analyze(
     else:
         out.write_text(text, encoding="utf-8")
         click.echo(f"wrote {out}")
+
+
+def _check_filters(experiment: Experiment, segments: tuple[str, ...], metrics: tuple[str, ...]) -> None:
+    """A filter naming nothing in the experiment is bad input, not an empty report."""
+    from liftlab.errors import LiftlabError
+
+    known_segments = {*experiment.segments, "all"}
+    for name in segments:
+        if name not in known_segments:
+            raise LiftlabError(f"--segment {name!r}: the experiment has segments "
+                               f"{', '.join(sorted(known_segments))}", field="segment")
+    known_metrics = {m.key for m in experiment.metrics}
+    for name in metrics:
+        if name not in known_metrics:
+            raise LiftlabError(f"--metric {name!r}: the experiment has metrics "
+                               f"{', '.join(sorted(known_metrics))}", field="metric")

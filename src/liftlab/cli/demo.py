@@ -42,9 +42,11 @@ def demo(directory: Path, customers: int, seed: int, experiments_dir: Path | Non
         "\n[bold]How to read the reports[/bold]: each row is one segment's campaign arm against that "
         "segment's held-out control. 'rel. uplift' is the change in the metric with its 95% interval; "
         "'p (adj.)' is corrected for the number of comparisons; 'incremental' is what the arm added "
-        "(extra purchases, or revenue) over its treated customers; 'verdict' is winner / loser only "
-        "when the evidence is clear, otherwise it says why not (underpowered, with the smallest "
-        "effect the segment could detect)."
+        "(extra purchases, or revenue) over its treated customers; intervals beside an adjusted p "
+        "are adjusted too. 'verdict' is wins / loses only when the adjusted evidence is clear; "
+        "otherwise inconclusive, underpowered (not significant, with the smallest effect the "
+        "segment could detect), srm (the arm split is off) or no data. Rows with segment 'all' "
+        "pool each arm over the segments (stratified)."
     )
     for report in run.reports:
         console.print()

@@ -17,15 +17,16 @@ import matplotlib
 matplotlib.use("Agg")  # headless: never needs a display
 
 import matplotlib.pyplot as plt
-import pandas as pd
 
-from liftlab.report.build import Report
+from liftlab.report.records import Report, Verdict
+from liftlab.report.timeline import Timeline
 
-COLOURS = {"winner": "#1a7f37", "loser": "#cf222e", "other": "#57606a"}
+COLOURS = {Verdict.WINS: "#1a7f37", Verdict.LOSES: "#cf222e"}
+OTHER = "#57606a"
 
 
-def _colour(verdict: str) -> str:
-    return COLOURS.get(verdict, COLOURS["other"])
+def _colour(verdict: Verdict) -> str:
+    return COLOURS.get(verdict, OTHER)
 
 
 def _png(figure: plt.Figure) -> str:
@@ -36,20 +37,22 @@ def _png(figure: plt.Figure) -> str:
 
 
 def forest_plot(report: Report, metric: str) -> str | None:
-    """Relative uplift and its confidence interval per segment × arm for one metric."""
+    """Relative uplift and its adjusted confidence interval per segment × arm for one metric
+    (the interval the table shows, so the picture and the verdict agree)."""
     rows = [r for r in report.results if r.metric == metric and math.isfinite(r.rel_uplift)]
     if not rows:
         return None
     figure, axis = plt.subplots(figsize=(7.5, 0.45 * len(rows) + 1.2))
     for y, r in enumerate(reversed(rows)):
-        low, high = r.rel_ci
+        low, high = r.rel_ci_adjusted
         colour = _colour(r.verdict)
         if math.isfinite(low) and math.isfinite(high):
             axis.plot([low * 100, high * 100], [y, y], color=colour, linewidth=2.5)
         axis.plot(r.rel_uplift * 100, y, "o", color=colour, markersize=7)
     axis.axvline(0, color="black", linewidth=0.8)
     axis.set_yticks(range(len(rows)), [f"{r.segment} · {r.arm}" for r in reversed(rows)])
-    axis.set_xlabel(f"relative uplift in {metric} vs control (%), {1 - report.alpha:.0%} CI")
+    axis.set_xlabel(f"relative uplift in {metric} vs control (%), {1 - report.alpha:.0%} CI "
+                   f"adjusted ({report.correction})")
     axis.set_title(f"{metric}: uplift per segment campaign")
     axis.grid(axis="x", alpha=0.3)
     return _png(figure)
@@ -81,12 +84,11 @@ def incremental_revenue_chart(report: Report) -> str | None:
     return _png(figure)
 
 
-def cumulative_uplift_chart(timeline: pd.DataFrame, metric: str) -> str | None:
-    """Cumulative absolute uplift by day with its interval, one line per segment × arm.
-
-    `timeline` has columns day, segment, arm, metric, abs_uplift, low, high.
-    """
-    data = timeline[timeline["metric"] == metric]
+def cumulative_uplift_chart(timeline: Timeline, metric: str) -> str | None:
+    """Cumulative absolute uplift by day with its (unadjusted) interval, one line per
+    segment × arm."""
+    frame = timeline.to_frame()
+    data = frame[frame["metric"] == metric]
     if data.empty:
         return None
     figure, axis = plt.subplots(figsize=(7.5, 3.8))

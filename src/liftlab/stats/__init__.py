@@ -15,6 +15,7 @@ from liftlab.stats.bayesian import (
     bayesian_batch,
     prob_best,
 )
+from liftlab.stats.compare import Comparison, SegmentSrm, compare, segment_srm
 from liftlab.stats.cuped import CupedResult, cuped
 from liftlab.stats.frequentist import FrequentistResult, frequentist, frequentist_batch
 from liftlab.stats.multiple import adjust
@@ -26,6 +27,7 @@ from liftlab.stats.srm import SrmResult, srm
 __all__ = [
     "BayesianResult",
     "BetaPrior",
+    "Comparison",
     "CovariateSample",
     "CupedResult",
     "FrequentistResult",
@@ -34,17 +36,20 @@ __all__ = [
     "ProbBestResult",
     "Sample",
     "SampleSize",
+    "SegmentSrm",
     "SequentialResult",
     "SrmResult",
     "adjust",
     "bayesian",
     "bayesian_batch",
+    "compare",
     "cuped",
     "frequentist",
     "frequentist_batch",
     "mde",
     "prob_best",
     "sample_size",
+    "segment_srm",
     "sequential",
     "sequential_batch",
     "srm",
