@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import runpy
 import sys
+from importlib.resources import files
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,16 +30,34 @@ def test_python_declaration_example_runs(tmp_path: Path, capsys: pytest.CaptureF
     assert "Planted truth" in capsys.readouterr().out
 
 
-def test_hillstrom_example_reproduces_direct_pandas_figures(tmp_path: Path) -> None:
+def test_hillstrom_example_reproduces_direct_pandas_figures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     example = _load("hillstrom_email.py")
     reports = example["run"](f"sqlite:///{tmp_path / 'h.db'}", "json")
+    # --format json is one document (it was two back to back), each report valid on its own.
+    printed = json.loads(capsys.readouterr().out)
+    assert list(printed) == ["hillstrom-overall", "hillstrom-by-history", "hillstrom-by-newbie"]
+    schema = json.loads(files("liftlab").joinpath("data/report.schema.json").read_text())
+    for document in printed.values():
+        jsonschema.validate(document, schema)
+        assert document["holdout"] == []  # no global holdout in this experiment: no programme line
     data = example["load_hillstrom"]()
     arm_of = {v: k for k, v in example["ARMS"].items()}
+    # The first question: each e-mail against no e-mail over all customers.
+    overall = {(r.arm, r.metric): r for r in reports["hillstrom-overall"].results if r.segment != "all"}
+    assert {arm for arm, _ in overall} == {"mens_email", "womens_email"}
+    whole = data.groupby("segment")[["conversion", "spend", "visit"]].mean()
+    for (arm, metric), r in overall.items():
+        assert r.mean_treatment == pytest.approx(whole.loc[arm_of[arm], metric], rel=1e-9)
+        assert r.mean_control == pytest.approx(whole.loc["No E-Mail", metric], rel=1e-9)
+    assert overall[("mens_email", "visit")].verdict.value == "wins"
     for key, column in (("hillstrom-by-history", "history_segment"), ("hillstrom-by-newbie", "newbie_segment")):
         report = reports[key]
         direct = data.groupby([column, "segment"])[["conversion", "spend", "visit"]].agg(["mean", "size"])
-        assert len(report.results) == data[column].nunique() * 2 * 3
-        for r in report.results:
+        rows = [r for r in report.results if r.segment != "all"]
+        assert len(rows) == data[column].nunique() * 2 * 3
+        for r in rows:
             source = "conversion" if r.metric == "conversion" else r.metric
             treated = direct.loc[(r.segment, arm_of[r.arm])]
             control = direct.loc[(r.segment, arm_of[r.control_arm])]
