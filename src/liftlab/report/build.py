@@ -143,9 +143,10 @@ def _notes(results: Sequence[Result], srm: Sequence[SegmentSrm], margin: float |
     bad = [s.segment for s in srm if s.flagged]
     if bad:
         notes.append(f"Sample ratio mismatch in: {', '.join(bad)}. Their results are shown without verdict.")
-    empty = sum(1 for r in results if r.verdict is Verdict.NO_DATA)
+    empty = [r for r in results if r.verdict is Verdict.NO_DATA]
     if empty:
-        notes.append(f"{empty} comparison(s) have no data to compare: their numbers are left empty.")
+        reasons = "; ".join(dict.fromkeys(r.notes[0] for r in empty if r.notes))
+        notes.append(f"{len(empty)} comparison(s) have no data, so their numbers are left empty ({reasons}).")
     if margin is None:
         notes.append(MARGIN_NOTE)
     notes.extend(extra)

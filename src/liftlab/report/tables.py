@@ -159,6 +159,8 @@ def summary_lines(report: Report) -> list[str]:
         )
     lines.extend(report.notes)
     defined = sum(1 for r in report.results if math.isfinite(r.p_value_adjusted))
+    if not defined:
+        return lines
     lines.append(
         f"Intervals at {1 - report.alpha:.0%}, adjusted like the p-values across {defined} "
         f"comparisons ({report.correction}; unadjusted ones are in the JSON); Bayesian "
