@@ -4,6 +4,10 @@ A metric's values in one arm reduce to `n`, `Σy` and `Σy²` (and, for CUPED, t
 covariate's `Σx`, `Σx²` and `Σxy`), which SQL computes in one GROUP BY. For a conversion
 metric (0/1 values) `Σy² == Σy`. The idea is GrowthBook gbstats' `SampleMeanStatistic`.
 
+Samples add: the sufficient statistics of two disjoint groups of units (two strata, two
+days) combine by adding every field, `a + b`, as gbstats' statistic types do; `sum(samples)`
+works too (`0 + sample` is the sample).
+
 Batch use: every field may also hold a numpy array (all of one shape); each position is then
 one arm of a different comparison, and the properties work elementwise. The `*_batch`
 functions of the engine take such samples, so thousands of simulated experiments are one call.
@@ -50,6 +54,11 @@ def _per_unit(total: Number, n: Number) -> np.ndarray:
     n = np.asarray(n, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(n > 0, np.asarray(total, dtype=float) / n, np.nan)
+
+
+def _added(a: Number, b: Number) -> Number:
+    """Elementwise a + b; floats stay floats, arrays stay arrays."""
+    return _as_output(np.asarray(a, dtype=float) + np.asarray(b, dtype=float))
 
 
 def _per_degree(centred: np.ndarray, n: Number) -> np.ndarray:
@@ -121,6 +130,35 @@ class Sample:
         return {
             k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(self).items()
         }
+
+    def __add__(self, other: object) -> Sample:
+        """The two groups' units together: n, Σy and Σy² add.
+
+        A `CovariateSample` added to a plain `Sample` gives a plain `Sample`: the covariate
+        sums are known for one part only, so they are dropped rather than guessed.
+        """
+        if isinstance(other, int) and other == 0:  # the start value of sum()
+            return self
+        if not isinstance(other, Sample):
+            return NotImplemented
+        if type(self) is CovariateSample and type(other) is CovariateSample:
+            return CovariateSample(
+                n=_added(self.n, other.n),
+                sum=_added(self.sum, other.sum),
+                sum_sq=_added(self.sum_sq, other.sum_sq),
+                x_sum=_added(self.x_sum, other.x_sum),  # type: ignore[attr-defined]
+                x_sum_sq=_added(self.x_sum_sq, other.x_sum_sq),  # type: ignore[attr-defined]
+                xy_sum=_added(self.xy_sum, other.xy_sum),  # type: ignore[attr-defined]
+            )
+        return Sample(
+            n=_added(self.n, other.n),
+            sum=_added(self.sum, other.sum),
+            sum_sq=_added(self.sum_sq, other.sum_sq),
+        )
+
+    def __radd__(self, other: object) -> Sample:
+        """`0 + sample` is the sample, so `sum(samples)` needs no start value."""
+        return self.__add__(other)
 
 
 @dataclass(frozen=True)
