@@ -21,6 +21,7 @@ from liftlab.stats import Sample
 from liftlab.store.event_store import EventStore
 
 DAY_US = 86_400_000_000
+_NONE = Sample(0.0, 0.0, 0.0)
 _FAR_FUTURE = 2**62
 
 # Each exposed unit once, at its first exposure, from the table the store's trigger keeps (its
@@ -185,22 +186,26 @@ def daily_aggregate(
     until = pd.Timestamp(start * 1000 + days * DAY_US * 1000, tz="UTC").to_pydatetime()
     counts = _run(store, exposed, experiment, metric, until, extra)
     sums = _run(store, events, experiment, metric, until, extra, counts=False)
-    running = _cumulate(counts, sums, days)
-    return tuple(ArmStats.from_frame(metric.key, running[running["day"] == d]) for d in range(days))
+    increments = _by_day(metric.key, counts, sums, days)
+    running, out = ArmStats(metric.key), []
+    for increment in increments:  # days combine by addition
+        running = running + increment
+        out.append(running)
+    return tuple(out)
 
 
-def _cumulate(counts: pd.DataFrame, sums: pd.DataFrame, days: int) -> pd.DataFrame:
-    """Daily increments → running totals for days 0 … days-1, for arms with a unit by then."""
-    grid = range(days)
-    frames = []
-    for (segment, arm), own in counts.groupby(["segment", "arm"], sort=True):
-        n = own.groupby("day")["n"].sum().reindex(grid, fill_value=0).cumsum()
-        mine = sums[(sums["segment"] == segment) & (sums["arm"] == arm)].groupby("day")[["sum", "sum_sq"]].sum()
-        totals = mine.reindex(grid, fill_value=0.0).cumsum()
-        frame = pd.DataFrame({"day": list(grid), "segment": segment, "arm": arm, "n": n.to_numpy(),
-                              "sum": totals["sum"].to_numpy(), "sum_sq": totals["sum_sq"].to_numpy()})
-        frames.append(frame[frame["n"] > 0])
-    columns = ["day", "segment", "arm", "n", "sum", "sum_sq"]
-    if not frames:
-        return pd.DataFrame(columns=columns)
-    return pd.concat(frames, ignore_index=True).sort_values(["day", "segment", "arm"], ignore_index=True)[columns]
+def _by_day(metric: str, counts: pd.DataFrame, sums: pd.DataFrame, days: int) -> list[ArmStats]:
+    """Each day's new units and new sums per segment × arm, as one ArmStats per day."""
+    increments: list[dict[tuple[str, str], Sample]] = [{} for _ in range(days)]
+    for row in counts.to_dict("records"):
+        day = int(row["day"])
+        if 0 <= day < days:
+            key = (str(row["segment"]), str(row["arm"]))
+            increments[day][key] = increments[day].get(key, _NONE) + Sample(float(row["n"]), 0.0, 0.0)
+    for row in sums.to_dict("records"):
+        day = int(row["day"])
+        if 0 <= day < days:
+            key = (str(row["segment"]), str(row["arm"]))
+            added = Sample(0.0, float(row["sum"]), float(row["sum_sq"]))
+            increments[day][key] = increments[day].get(key, _NONE) + added
+    return [ArmStats(metric, samples) for samples in increments]

@@ -68,6 +68,16 @@ class ArmStats:
             list(_COVARIATE_SUMS) if any(isinstance(s, CovariateSample) for s in self.samples.values())
             else []))
 
+    def __add__(self, other: ArmStats) -> ArmStats:
+        """Two disjoint sets of units together (two days' increments, two stores): the
+        samples of each segment × arm add (`Sample.__add__`)."""
+        if not isinstance(other, ArmStats) or other.metric != self.metric:
+            return NotImplemented
+        merged = dict(self.samples)
+        for key, sample in other.samples.items():
+            merged[key] = merged[key] + sample if key in merged else sample
+        return ArmStats(self.metric, merged)
+
     def segments(self) -> Iterable[str]:
         """Segments with at least one exposed unit, in sorted order."""
         return sorted({segment for segment, _ in self.samples})
