@@ -49,16 +49,79 @@ GB_CONVERSION = {
 }
 
 
+def log_ratio_reference(control: Sample, treatment: Sample, alpha: float = 0.05) -> dict:
+    """The log-ratio relative interval in closed form, with scipy's Welch df and t quantile."""
+    m_c, m_t = float(control.mean), float(treatment.mean)
+    v_c, v_t = float(control.variance) / float(control.n), float(treatment.variance) / float(
+        treatment.n
+    )
+    # Welch–Satterthwaite degrees of freedom, by hand
+    df = (v_t + v_c) ** 2 / (v_t**2 / (float(treatment.n) - 1) + v_c**2 / (float(control.n) - 1))
+    log_ratio, se = math.log(m_t / m_c), math.sqrt(v_t / m_t**2 + v_c / m_c**2)
+    q = stats.t.ppf(1 - alpha / 2, df)
+    return {
+        "ci": (math.expm1(log_ratio - q * se), math.expm1(log_ratio + q * se)),
+        "se": se,
+        "p_value": 2 * stats.t.sf(abs(log_ratio) / se, df),
+    }
+
+
 def test_matches_growthbook_on_a_revenue_metric() -> None:
-    """Same formulas as gbstats for sample-mean metrics: agreement to floating-point noise."""
-    res = frequentist(GB_REVENUE["control"], GB_REVENUE["treatment"])
+    """Same formulas as gbstats for sample-mean metrics: agreement to floating-point noise.
+
+    The relative interval is liftlab's own (log ratio, see the module docstring), so it is
+    checked against the closed form instead of gbstats' ratio-scale delta method."""
+    control, treatment = GB_REVENUE["control"], GB_REVENUE["treatment"]
+    res = frequentist(control, treatment)
     gb_abs, gb_rel = GB_REVENUE["absolute"], GB_REVENUE["relative"]
     assert res.abs_uplift == pytest.approx(gb_abs["expected"], rel=1e-12)
     assert res.abs_ci == pytest.approx(gb_abs["ci"], rel=1e-10)
     assert res.p_value == pytest.approx(gb_abs["p_value"], rel=1e-10)
     assert res.rel_uplift == pytest.approx(gb_rel["expected"], rel=1e-12)
-    assert res.rel_ci == pytest.approx(gb_rel["ci"], rel=1e-10)
-    assert res.rel_p_value == pytest.approx(gb_rel["p_value"], rel=1e-10)
+    ref = log_ratio_reference(control, treatment)
+    assert res.rel_ci == pytest.approx(ref["ci"], rel=1e-10)
+    assert res.rel_se == pytest.approx(ref["se"], rel=1e-12)
+    assert res.rel_p_value == pytest.approx(ref["p_value"], rel=1e-10)
+    # at this size the log-ratio and gbstats' delta-method intervals nearly agree
+    assert res.rel_ci == pytest.approx(gb_rel["ci"], abs=0.003)
+    assert res.rel_p_value == pytest.approx(gb_rel["p_value"], rel=0.2)
+
+
+def test_relative_interval_agrees_with_statsmodels_log_ratio() -> None:
+    """statsmodels' log interval for a ratio of proportions uses (1-p)/(n p) and z; liftlab
+    the n-1 variance and Welch t — with 20,000 per arm, equal to ~1e-3."""
+    res = frequentist(Sample.from_conversions(20000, 1000), Sample.from_conversions(21000, 1134))
+    low, high = sm_proportion.confint_proportions_2indep(
+        1134, 21000, 1000, 20000, method="log", compare="ratio"
+    )
+    ref = sm_proportion.test_proportions_2indep(
+        1134, 21000, 1000, 20000, method="log", compare="ratio"
+    )
+    assert res.rel_ci == pytest.approx((low - 1, high - 1), rel=2e-3)
+    assert res.rel_p_value == pytest.approx(ref.pvalue, rel=2e-3)
+
+
+def test_small_counts_keep_the_relative_interval_above_minus_100_percent() -> None:
+    """The reported case: a handful of conversions, +415% — the ratio-scale delta method gave a
+    lower bound of -219%; the log-ratio interval stays in (-100%, ∞) and agrees in sign with
+    the absolute interval."""
+    res = frequentist(Sample.from_conversions(300, 2), Sample.from_conversions(290, 10))
+    assert res.rel_uplift == pytest.approx(10 / 290 / (2 / 300) - 1)
+    assert -1.0 < res.rel_ci[0] < res.rel_uplift < res.rel_ci[1]
+    assert res.rel_ci == pytest.approx(
+        log_ratio_reference(Sample.from_conversions(300, 2), Sample.from_conversions(290, 10))[
+            "ci"
+        ],
+        rel=1e-10,
+    )
+
+
+def test_treatment_mean_zero_leaves_the_relative_interval_undefined() -> None:
+    res = frequentist(Sample.from_conversions(400, 6), Sample.from_conversions(400, 0))
+    assert res.rel_uplift == -1.0
+    assert math.isnan(res.rel_ci[0]) and math.isnan(res.rel_ci[1]) and math.isnan(res.rel_p_value)
+    assert any("treatment mean is 0" in note for note in res.notes)
+    assert math.isfinite(res.abs_ci[0])
 
 
 def test_matches_growthbook_on_a_conversion_metric_up_to_the_variance_denominator() -> None:
@@ -68,9 +131,10 @@ def test_matches_growthbook_on_a_conversion_metric_up_to_the_variance_denominato
     assert res.abs_uplift == pytest.approx(gb_abs["expected"], rel=1e-12)
     assert res.rel_uplift == pytest.approx(gb_rel["expected"], rel=1e-12)
     assert res.abs_ci == pytest.approx(gb_abs["ci"], rel=5e-4)
-    assert res.rel_ci == pytest.approx(gb_rel["ci"], rel=5e-4)
     assert res.p_value == pytest.approx(gb_abs["p_value"], rel=1e-3)
-    assert res.rel_p_value == pytest.approx(gb_rel["p_value"], rel=1e-3)
+    ref = log_ratio_reference(GB_CONVERSION["control"], GB_CONVERSION["treatment"])
+    assert res.rel_ci == pytest.approx(ref["ci"], rel=1e-10)
+    assert res.rel_p_value == pytest.approx(ref["p_value"], rel=1e-10)
 
 
 def test_matches_scipy_welch_on_raw_values() -> None:
@@ -200,3 +264,10 @@ def test_properties_for_any_conversion_counts(
             assert low > 0 or high < 0
         elif res.p_value > alpha * (1 + 1e-9):
             assert low <= 0 <= high
+    rel_low, rel_high = res.rel_ci
+    if not math.isnan(rel_low):
+        assert -1.0 <= rel_low <= res.rel_uplift <= rel_high
+        if res.rel_p_value < alpha * (1 - 1e-9):
+            assert rel_low > 0 or rel_high < 0
+        elif res.rel_p_value > alpha * (1 + 1e-9):
+            assert rel_low <= 0 <= rel_high
