@@ -37,22 +37,21 @@ def _png(figure: plt.Figure) -> str:
 
 
 def forest_plot(report: Report, metric: str) -> str | None:
-    """Relative uplift and its adjusted confidence interval per segment × arm for one metric
-    (the interval the table shows, so the picture and the verdict agree)."""
+    """Relative uplift and its confidence interval per segment × arm for one metric (the
+    interval the table shows beside the adjusted p-value)."""
     rows = [r for r in report.results if r.metric == metric and math.isfinite(r.rel_uplift)]
     if not rows:
         return None
     figure, axis = plt.subplots(figsize=(7.5, 0.45 * len(rows) + 1.2))
     for y, r in enumerate(reversed(rows)):
-        low, high = r.rel_ci_adjusted
+        low, high = r.shown_rel_ci
         colour = _colour(r.verdict)
         if math.isfinite(low) and math.isfinite(high):
             axis.plot([low * 100, high * 100], [y, y], color=colour, linewidth=2.5)
         axis.plot(r.rel_uplift * 100, y, "o", color=colour, markersize=7)
     axis.axvline(0, color="black", linewidth=0.8)
     axis.set_yticks(range(len(rows)), [f"{r.segment} · {r.arm}" for r in reversed(rows)])
-    axis.set_xlabel(f"relative uplift in {metric} vs control (%), {1 - report.alpha:.0%} CI "
-                   f"adjusted ({report.correction})")
+    axis.set_xlabel(f"relative uplift in {metric} vs control (%), {1 - report.alpha:.0%} CI")
     axis.set_title(f"{metric}: uplift per segment campaign")
     axis.grid(axis="x", alpha=0.3)
     return _png(figure)

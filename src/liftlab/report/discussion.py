@@ -31,7 +31,7 @@ def segment_discussion(report: Report) -> dict[str, str]:
                 continue
             sentences.append(
                 f"{r.arm} vs {r.control_arm} on {r.metric}: {pct(r.rel_uplift)} "
-                f"{interval(r.rel_ci_adjusted, pct)}, adjusted {p_is(r.p_value_adjusted)}, "
+                f"{interval(r.shown_rel_ci, pct)}, adjusted {p_is(r.p_value_adjusted)}, "
                 f"P(beat control)={pct(r.prob_beat_control, 0, sign=False)} — {verdict_text(r)}."
             )
         for arm in dict.fromkeys(r.arm for r in rows):

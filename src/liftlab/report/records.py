@@ -89,6 +89,19 @@ class Result:
     notes: tuple[str, ...] = ()
 
     @property
+    def shown_abs_ci(self) -> Interval:
+        """The interval to show beside `p_value_adjusted`: the adjusted one when computed."""
+        return self.abs_ci_adjusted if _defined(self.abs_ci_adjusted) else self.abs_ci
+
+    @property
+    def shown_rel_ci(self) -> Interval:
+        return self.rel_ci_adjusted if _defined(self.rel_ci_adjusted) else self.rel_ci
+
+    @property
+    def shown_incremental_ci(self) -> Interval:
+        return self.incremental_ci_adjusted if _defined(self.incremental_ci_adjusted) else self.incremental_ci
+
+    @property
     def pooled(self) -> bool:
         """True for the per-arm row pooled over the experiment's segments."""
         return self.segment == ALL_SEGMENTS
@@ -210,6 +223,10 @@ class Report:
             holdout=tuple(h for h in self.holdout if keep_metric(h.metric)) if not segments else (),
             notes=(*self.notes, note),
         )
+
+
+def _defined(interval: Interval) -> bool:
+    return math.isfinite(interval[0]) and math.isfinite(interval[1])
 
 
 def _plain(value: Any) -> Any:

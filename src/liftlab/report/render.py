@@ -115,7 +115,7 @@ def to_html(report: Report, timeline: Timeline | None = None) -> str:
         image = charts.forest_plot(report, metric)
         if image:
             figures.append((image, f"Forest plot: relative uplift in {metric} per segment and arm "
-                                   "(adjusted intervals, as in the table)."))
+                                   "(intervals as in the table)."))
     image = charts.incremental_revenue_chart(report)
     if image:
         figures.append((image, "Incremental revenue per segment campaign, with its interval and cost."))

@@ -74,8 +74,8 @@ def _adjusted_means(r: Result) -> str:
 
 RESULT_HEADERS = [
     "segment", "arm", "metric", "n control / arm", "raw means ctrl → arm",
-    "CUPED-adj. means ctrl → arm", "rel. uplift [adj. CI]", "p (adj.)", "P(beat ctrl)",
-    "incremental [adj. CI]", "shrunk abs. uplift [CI]", "verdict",
+    "CUPED-adj. means ctrl → arm", "rel. uplift [CI]", "p (adj.)", "P(beat ctrl)",
+    "incremental [CI]", "shrunk abs. uplift [CI]", "verdict",
 ]
 # The terminal drops the means and the shrunk column to stay readable in 140 columns.
 TERMINAL_DROPS = ("raw means ctrl → arm", "CUPED-adj. means ctrl → arm", "shrunk abs. uplift [CI]")
@@ -95,10 +95,10 @@ def result_rows(report: Report) -> list[list[str]]:
                 f"{r.n_control:,} / {r.n_treatment:,}",
                 _means(r),
                 _adjusted_means(r),
-                f"{pct(r.rel_uplift)} {interval(r.rel_ci_adjusted, pct)}" if math.isfinite(r.rel_uplift) else DASH,
+                f"{pct(r.rel_uplift)} {interval(r.shown_rel_ci, pct)}" if math.isfinite(r.rel_uplift) else DASH,
                 p_value(r.p_value_adjusted),
                 pct(r.prob_beat_control, 0, sign=False),
-                (f"{num(r.incremental, 1)} {interval(r.incremental_ci_adjusted, lambda v: num(v, 1))}"
+                (f"{num(r.incremental, 1)} {interval(r.shown_incremental_ci, lambda v: num(v, 1))}"
                  if math.isfinite(r.incremental) else DASH),
                 shrunk,
                 verdict_text(r),
@@ -161,9 +161,11 @@ def summary_lines(report: Report) -> list[str]:
     defined = sum(1 for r in report.results if math.isfinite(r.p_value_adjusted))
     if not defined:
         return lines
+    adjusted = any(math.isfinite(r.abs_ci_adjusted[0]) for r in report.results)
+    intervals = ("adjusted like the p-values (unadjusted ones are in the JSON)" if adjusted
+                 else "unadjusted (read them with the adjusted p-values)")
     lines.append(
-        f"Intervals at {1 - report.alpha:.0%}, adjusted like the p-values across {defined} "
-        f"comparisons ({report.correction}; unadjusted ones are in the JSON); Bayesian "
-        "P(beat control) with flat priors."
+        f"p-values adjusted across {defined} comparisons ({report.correction}); intervals at "
+        f"{1 - report.alpha:.0%}, {intervals}; Bayesian P(beat control) with flat priors."
     )
     return lines

@@ -38,7 +38,10 @@ class Adjusted:
 def adjust_rows(rows: Sequence[Row], correction: str, alpha: float) -> list[Adjusted]:
     """Adjust every defined row's p-value (Holm or BH) and its intervals alike.
 
-    Rows without data take no part (they are not hypotheses tested) and stay null.
+    Rows without data take no part (they are not hypotheses tested) and stay null. The
+    adjusted intervals come from `liftlab.stats.multiple.adjusted_intervals` (simultaneous
+    intervals matching Holm, Benjamini–Yekutieli's for BH); until it is wired here they are
+    null, and the renderings show the unadjusted ones and say so.
     """
     p = np.array([r.comparison.p_value for r in rows], dtype=float)
     adjusted_p = adjust(p, method=correction) if p.size else p  # type: ignore[arg-type]
@@ -48,7 +51,7 @@ def adjust_rows(rows: Sequence[Row], correction: str, alpha: float) -> list[Adju
         if f is None or not math.isfinite(p_adj):
             out.append(Adjusted(math.nan, NO_INTERVAL, NO_INTERVAL))
             continue
-        out.append(Adjusted(float(p_adj), f.abs_ci, f.rel_ci))
+        out.append(Adjusted(float(p_adj), NO_INTERVAL, NO_INTERVAL))
     return out
 
 
