@@ -204,3 +204,18 @@ def test_verdicts_are_an_enum_not_free_text() -> None:
     assert 'startswith("no verdict' not in source
     assert {v.value for v in Verdict} == {"wins", "loses", "inconclusive", "underpowered", "srm", "no_data"}
     assert set(SCHEMA["$defs"]["result"]["properties"]["verdict"]["enum"]) == {v.value for v in Verdict}
+
+
+def test_a_significant_loss_lost_to_the_adjustment_is_inconclusive_not_underpowered() -> None:
+    """The demo's hibernating voucher_10: -23% with p < 0.05, adjusted p > 0.05, MDE above
+    target — it was labelled 'underpowered (MDE 29%)'."""
+    report = _report()
+    row = report.result("hibernating", "voucher_10", "purchase")
+    assert row.p_value < 0.05 < row.p_value_adjusted
+    assert row.abs_uplift < 0 and row.mde_relative > 0.10
+    assert row.verdict is Verdict.INCONCLUSIVE and not row.significant
+    assert any("before adjusting for 6 comparisons" in n for n in row.notes)
+    assert row.abs_ci[1] < 0  # the unadjusted interval stays in the record (and the JSON)
+    shown = render(report, "markdown")
+    line = next(x for x in shown.splitlines() if x.startswith("| hibernating | voucher_10 | purchase"))
+    assert "inconclusive" in line and "underpowered" not in line
