@@ -18,13 +18,20 @@ from liftlab.stats.bayesian import (
 from liftlab.stats.compare import Comparison, SegmentSrm, compare, segment_srm
 from liftlab.stats.cuped import CupedResult, cuped
 from liftlab.stats.frequentist import FrequentistResult, frequentist, frequentist_batch
-from liftlab.stats.multiple import adjust
+from liftlab.stats.multiple import (
+    AdjustedIntervals,
+    adjust,
+    adjusted_intervals,
+    adjusted_levels,
+    interval_at,
+)
 from liftlab.stats.power import Mde, SampleSize, mde, sample_size
 from liftlab.stats.samples import CovariateSample, Sample
 from liftlab.stats.sequential import SequentialResult, sequential, sequential_batch
 from liftlab.stats.srm import SrmResult, srm
 
 __all__ = [
+    "AdjustedIntervals",
     "BayesianResult",
     "BetaPrior",
     "Comparison",
@@ -40,12 +47,15 @@ __all__ = [
     "SequentialResult",
     "SrmResult",
     "adjust",
+    "adjusted_intervals",
+    "adjusted_levels",
     "bayesian",
     "bayesian_batch",
     "compare",
     "cuped",
     "frequentist",
     "frequentist_batch",
+    "interval_at",
     "mde",
     "prob_best",
     "sample_size",
