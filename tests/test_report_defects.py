@@ -219,3 +219,33 @@ def test_a_significant_loss_lost_to_the_adjustment_is_inconclusive_not_underpowe
     shown = render(report, "markdown")
     line = next(x for x in shown.splitlines() if x.startswith("| hibernating | voucher_10 | purchase"))
     assert "inconclusive" in line and "underpowered" not in line
+
+
+def test_the_interval_beside_the_adjusted_p_includes_zero_when_the_verdict_is_inconclusive() -> None:
+    report = _report()
+    row = report.result("hibernating", "voucher_10", "purchase")
+    assert row.abs_ci[1] < 0  # unadjusted: excludes 0, kept in the JSON
+    assert row.abs_ci_adjusted[0] < 0 < row.abs_ci_adjusted[1]
+    assert row.rel_ci_adjusted[0] < 0 < row.rel_ci_adjusted[1]
+    assert row.shown_rel_ci == row.rel_ci_adjusted
+    shown = render(report, "markdown")
+    line = next(x for x in shown.splitlines() if x.startswith("| hibernating | voucher_10 | purchase"))
+    low, high = (float(v.rstrip("%")) for v in re.search(r"\[([^,]+), ([^\]]+)\]", line).groups())
+    assert low < 0 < high
+    document = json.loads(report.to_json())
+    jsonschema.validate(document, SCHEMA)
+
+
+@pytest.mark.parametrize("correction", ["holm", "bh"])
+def test_no_row_shows_an_interval_that_disagrees_with_its_verdict(correction: str) -> None:
+    mixed = {**HARMFUL, "at_risk": (3_000, 150, 3_000, 240), "cant_lose": (2_000, 150, 2_000, 190)}
+    report = _report(mixed, correction=correction)
+    verdicts = {r.verdict for r in report.results}
+    assert Verdict.WINS in verdicts and (Verdict.INCONCLUSIVE in verdicts or Verdict.UNDERPOWERED in verdicts)
+    for r in report.results:
+        for low, high in (r.abs_ci_adjusted, r.rel_ci_adjusted, r.incremental_ci_adjusted):
+            # Holm-only rejections get the bound nearer 0 at 0 (the effect's sign, Strassburger
+            # & Bretz); every other significant interval excludes 0, every other contains it.
+            shows_an_effect = low >= 0 or high <= 0
+            assert shows_an_effect == (r.p_value_adjusted < report.alpha), (correction, r)
+            assert shows_an_effect == (r.verdict in (Verdict.WINS, Verdict.LOSES)), (correction, r)

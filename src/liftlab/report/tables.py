@@ -74,8 +74,8 @@ def _adjusted_means(r: Result) -> str:
 
 RESULT_HEADERS = [
     "segment", "arm", "metric", "n control / arm", "raw means ctrl → arm",
-    "CUPED-adj. means ctrl → arm", "rel. uplift [CI]", "p (adj.)", "P(beat ctrl)",
-    "incremental [CI]", "shrunk abs. uplift [CI]", "verdict",
+    "CUPED-adj. means ctrl → arm", "rel. uplift [adj. CI]", "p (adj.)", "P(beat ctrl)",
+    "incremental [adj. CI]", "shrunk abs. uplift [CI]", "verdict",
 ]
 # The terminal drops the means and the shrunk column to stay readable in 140 columns.
 TERMINAL_DROPS = ("raw means ctrl → arm", "CUPED-adj. means ctrl → arm", "shrunk abs. uplift [CI]")

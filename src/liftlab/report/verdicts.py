@@ -23,7 +23,7 @@ import numpy as np
 
 from liftlab.report.comparisons import Row
 from liftlab.report.records import NO_INTERVAL, Interval, Verdict
-from liftlab.stats import Comparison, adjust
+from liftlab.stats import Comparison, adjusted_intervals
 
 
 @dataclass(frozen=True)
@@ -38,20 +38,30 @@ class Adjusted:
 def adjust_rows(rows: Sequence[Row], correction: str, alpha: float) -> list[Adjusted]:
     """Adjust every defined row's p-value (Holm or BH) and its intervals alike.
 
-    Rows without data take no part (they are not hypotheses tested) and stay null. The
-    adjusted intervals come from `liftlab.stats.multiple.adjusted_intervals` (simultaneous
-    intervals matching Holm, Benjamini–Yekutieli's for BH); until it is wired here they are
-    null, and the renderings show the unadjusted ones and say so.
+    `liftlab.stats.adjusted_intervals` gives each row the interval level that matches its
+    adjusted p-value (simultaneous intervals for Holm, Benjamini–Yekutieli's for BH); the
+    relative interval is taken at the same level as the absolute one, so both agree with the
+    verdict. Rows without data take no part (they are not hypotheses tested) and stay null.
     """
-    p = np.array([r.comparison.p_value for r in rows], dtype=float)
-    adjusted_p = adjust(p, method=correction) if p.size else p  # type: ignore[arg-type]
+    if not rows:
+        return []
+    freq = [r.comparison.frequentist for r in rows]
+    nan = math.nan
+
+    def column(name: str) -> np.ndarray:
+        return np.array([getattr(f, name) if f is not None else nan for f in freq], dtype=float)
+
+    p, df = column("p_value"), column("df")
+    absolute = adjusted_intervals(column("abs_uplift"), column("abs_se"), df, p, method=correction,
+                                  alpha=alpha)  # type: ignore[arg-type]
+    relative = adjusted_intervals(column("rel_uplift"), column("rel_se"), df, p, method=correction,
+                                  alpha=alpha, relative=True)  # type: ignore[arg-type]
     out = []
-    for row, p_adj in zip(rows, adjusted_p):
-        f = row.comparison.frequentist
-        if f is None or not math.isfinite(p_adj):
-            out.append(Adjusted(math.nan, NO_INTERVAL, NO_INTERVAL))
-            continue
-        out.append(Adjusted(float(p_adj), NO_INTERVAL, NO_INTERVAL))
+    for p_adj, abs_ci, rel_ci in zip(absolute.p_adjusted, absolute.intervals, relative.intervals):
+        if not math.isfinite(p_adj):
+            out.append(Adjusted(nan, NO_INTERVAL, NO_INTERVAL))
+        else:
+            out.append(Adjusted(float(p_adj), abs_ci, rel_ci))
     return out
 
 
