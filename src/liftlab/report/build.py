@@ -47,6 +47,8 @@ def _result(row: Row, adjusted: Adjusted, settings: Settings, srm_flagged: bool,
     f, b, s = c.frequentist, c.bayesian, c.sequential
     verdict = decide(c, adjusted.p_value, srm_flagged=srm_flagged, target_mde=settings.target_mde)
     why = verdict_note(c, verdict, adjusted.p_value, family)
+    bound = ("significant under Holm but not Bonferroni: the adjusted interval's bound nearer 0 "
+             "is 0 (it shows the sign)") if adjusted.bounded_at_zero else None
     return Result(
         segment=row.segment,
         arm=row.arm,
@@ -83,7 +85,7 @@ def _result(row: Row, adjusted: Adjusted, settings: Settings, srm_flagged: bool,
         abs_ci_shrunk=NO_INTERVAL,
         verdict=verdict,
         significant=math.isfinite(adjusted.p_value) and adjusted.p_value < settings.alpha,
-        notes=tuple(dict.fromkeys([*c.notes, *([why] if why else [])])),
+        notes=tuple(dict.fromkeys([*c.notes, *(n for n in (why, bound) if n)])),
     )
 
 

@@ -33,6 +33,7 @@ class Adjusted:
     p_value: float
     abs_ci: Interval
     rel_ci: Interval
+    bounded_at_zero: bool = False  # a Holm-only rejection: the bound nearer 0 is 0
 
 
 def adjust_rows(rows: Sequence[Row], correction: str, alpha: float) -> list[Adjusted]:
@@ -57,11 +58,12 @@ def adjust_rows(rows: Sequence[Row], correction: str, alpha: float) -> list[Adju
     relative = adjusted_intervals(column("rel_uplift"), column("rel_se"), df, p, method=correction,
                                   alpha=alpha, relative=True)  # type: ignore[arg-type]
     out = []
-    for p_adj, abs_ci, rel_ci in zip(absolute.p_adjusted, absolute.intervals, relative.intervals):
+    for p_adj, abs_ci, rel_ci, at_zero in zip(absolute.p_adjusted, absolute.intervals,
+                                              relative.intervals, absolute.bounded_at_zero):
         if not math.isfinite(p_adj):
             out.append(Adjusted(nan, NO_INTERVAL, NO_INTERVAL))
         else:
-            out.append(Adjusted(float(p_adj), abs_ci, rel_ci))
+            out.append(Adjusted(float(p_adj), abs_ci, rel_ci, at_zero))
     return out
 
 
