@@ -26,6 +26,7 @@ from liftlab.stats.multiple import (
 )
 from liftlab.stats.power import Mde, SampleSize, mde, sample_size
 from liftlab.stats.samples import CovariateSample, Sample
+from liftlab.stats.shrinkage import ShrinkageResult, shrink
 from liftlab.stats.sequential import SequentialResult, sequential, sequential_batch
 from liftlab.stats.srm import SrmResult, srm
 
@@ -42,6 +43,7 @@ __all__ = [
     "Sample",
     "SampleSize",
     "SequentialResult",
+    "ShrinkageResult",
     "SrmResult",
     "adjust",
     "adjusted_intervals",
@@ -57,5 +59,6 @@ __all__ = [
     "sample_size",
     "sequential",
     "sequential_batch",
+    "shrink",
     "srm",
 ]
