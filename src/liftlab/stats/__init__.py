@@ -27,6 +27,7 @@ from liftlab.stats.multiple import (
 )
 from liftlab.stats.power import Mde, SampleSize, mde, sample_size
 from liftlab.stats.samples import CovariateSample, Sample
+from liftlab.stats.shrinkage import ShrinkageResult, shrink
 from liftlab.stats.sequential import SequentialResult, sequential, sequential_batch
 from liftlab.stats.srm import SrmResult, srm
 
@@ -45,6 +46,7 @@ __all__ = [
     "SampleSize",
     "SegmentSrm",
     "SequentialResult",
+    "ShrinkageResult",
     "SrmResult",
     "adjust",
     "adjusted_intervals",
@@ -62,5 +64,6 @@ __all__ = [
     "segment_srm",
     "sequential",
     "sequential_batch",
+    "shrink",
     "srm",
 ]
