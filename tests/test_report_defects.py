@@ -249,3 +249,20 @@ def test_no_row_shows_an_interval_that_disagrees_with_its_verdict(correction: st
             shows_an_effect = low >= 0 or high <= 0
             assert shows_an_effect == (r.p_value_adjusted < report.alpha), (correction, r)
             assert shows_an_effect == (r.verdict in (Verdict.WINS, Verdict.LOSES)), (correction, r)
+
+
+def test_segment_effects_are_shown_partially_pooled_beside_the_raw_ones() -> None:
+    from liftlab.stats import frequentist, shrink
+
+    report = _report()
+    rows = [report.result(s, "voucher_10", "purchase") for s in SEGMENTS]
+    samples = {s: (Sample.from_conversions(HARMFUL[s][0], HARMFUL[s][1]),
+                   Sample.from_conversions(HARMFUL[s][2], HARMFUL[s][3])) for s in SEGMENTS}
+    direct = [frequentist(*samples[s]) for s in SEGMENTS]
+    expected = shrink([f.abs_uplift for f in direct], [f.abs_se for f in direct])
+    assert [r.abs_uplift_shrunk for r in rows] == pytest.approx(expected.estimates, rel=1e-9)
+    assert [r.abs_ci_shrunk for r in rows] == [pytest.approx(i, rel=1e-9) for i in expected.intervals]
+    assert any("Shrunk uplifts" in n for n in report.notes)
+    two = Experiment(key="two", start=EXPERIMENT.start, metrics=EXPERIMENT.metrics, campaigns=EXPERIMENT.campaigns[:2])
+    small = build_report(two, {"purchase": _conversion_rows(HARMFUL), "revenue": _revenue_rows(HARMFUL)})
+    assert all(math.isnan(r.abs_uplift_shrunk) and any("fewer than 3" in n for n in r.notes) for r in small.results)

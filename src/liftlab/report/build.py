@@ -20,6 +20,7 @@ from liftlab.config.model import Experiment
 from liftlab.errors import LiftlabError
 from liftlab.report.comparisons import Row, Settings, Shares, segment_rows, srm_checks
 from liftlab.report.holdout import holdout_comparisons
+from liftlab.report.pooling import METHOD_NOTE, Shrunk, shrunk_effects
 from liftlab.report.records import NO_INTERVAL, Interval, Report, Result, Verdict
 from liftlab.report.totals import totals
 from liftlab.report.value import MARGIN_NOTE, campaign_values
@@ -42,7 +43,8 @@ def _typed(experiment: Experiment, stats: Mapping[str, ArmStats | pd.DataFrame])
             for m in experiment.metrics for s in (stats[m.key],)}
 
 
-def _result(row: Row, adjusted: Adjusted, settings: Settings, srm_flagged: bool, family: int) -> Result:
+def _result(row: Row, adjusted: Adjusted, shrunk: Shrunk, settings: Settings, srm_flagged: bool,
+            family: int) -> Result:
     c = row.comparison
     f, b, s = c.frequentist, c.bayesian, c.sequential
     verdict = decide(c, adjusted.p_value, srm_flagged=srm_flagged, target_mde=settings.target_mde)
@@ -81,11 +83,11 @@ def _result(row: Row, adjusted: Adjusted, settings: Settings, srm_flagged: bool,
         cuped=c.cuped,
         variance_reduction=c.variance_reduction,
         mde_relative=c.mde_relative,
-        abs_uplift_shrunk=math.nan,
-        abs_ci_shrunk=NO_INTERVAL,
+        abs_uplift_shrunk=shrunk.abs_uplift,
+        abs_ci_shrunk=shrunk.abs_ci,
         verdict=verdict,
         significant=math.isfinite(adjusted.p_value) and adjusted.p_value < settings.alpha,
-        notes=tuple(dict.fromkeys([*c.notes, *(n for n in (why, bound) if n)])),
+        notes=tuple(dict.fromkeys([*c.notes, *(n for n in (why, bound, shrunk.note) if n)])),
     )
 
 
@@ -117,7 +119,9 @@ def build_report(
     rows = segment_rows(experiment, arms, settings)
     adjusted = adjust_rows(rows, correction, alpha)
     family = sum(1 for a in adjusted if math.isfinite(a.p_value))
-    results = [_result(r, a, settings, r.segment in flagged, family) for r, a in zip(rows, adjusted)]
+    shrunk = shrunk_effects(rows, alpha)
+    results = [_result(r, a, s, settings, r.segment in flagged, family)
+               for r, a, s in zip(rows, adjusted, shrunk)]
 
     used_margin = experiment.margin if experiment.margin is not None else margin
     programme, holdout_notes = holdout_comparisons(experiment, holdout or {}, alpha)
@@ -149,6 +153,8 @@ def _notes(results: Sequence[Result], srm: Sequence[SegmentSrm], margin: float |
     if empty:
         reasons = "; ".join(dict.fromkeys(r.notes[0] for r in empty if r.notes))
         notes.append(f"{len(empty)} comparison(s) have no data, so their numbers are left empty ({reasons}).")
+    if any(math.isfinite(r.abs_uplift_shrunk) for r in results):
+        notes.append(METHOD_NOTE)
     if margin is None:
         notes.append(MARGIN_NOTE)
     notes.extend(extra)
