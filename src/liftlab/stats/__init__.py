@@ -30,6 +30,7 @@ from liftlab.stats.samples import CovariateSample, Sample
 from liftlab.stats.shrinkage import ShrinkageResult, shrink
 from liftlab.stats.sequential import SequentialResult, sequential, sequential_batch
 from liftlab.stats.srm import SrmResult, srm
+from liftlab.stats.stratified import stratified, stratified_batch
 
 __all__ = [
     "AdjustedIntervals",
@@ -66,4 +67,6 @@ __all__ = [
     "sequential_batch",
     "shrink",
     "srm",
+    "stratified",
+    "stratified_batch",
 ]
