@@ -50,8 +50,8 @@ def _revenue_rows(rates: dict[str, tuple[int, int, int, int]], spend: float = 40
     return frame.assign(sum=frame["sum"] * spend, sum_sq=frame["sum_sq"] * spend**2 * 1.5)
 
 
-# hibernating: 10.0% → 7.7% on 2,000 a side (p ≈ 0.01), the rest null: Holm over six
-# comparisons lifts the adjusted p above 0.05, as in the demo's hibernating voucher_10.
+# hibernating: 10.0% → 7.7% on 2,000 a side (p ≈ 0.01), the rest null: Holm over eight
+# comparisons (six segment rows, two pooled) lifts the adjusted p above 0.05, as in the demo's hibernating voucher_10.
 HARMFUL = {"hibernating": (2_000, 200, 2_000, 154), "at_risk": (2_000, 100, 2_000, 104),
            "cant_lose": (2_000, 150, 2_000, 147)}
 
@@ -214,7 +214,7 @@ def test_a_significant_loss_lost_to_the_adjustment_is_inconclusive_not_underpowe
     assert row.p_value < 0.05 < row.p_value_adjusted
     assert row.abs_uplift < 0 and row.mde_relative > 0.10
     assert row.verdict is Verdict.INCONCLUSIVE and not row.significant
-    assert any("before adjusting for 6 comparisons" in n for n in row.notes)
+    assert any("before adjusting for 8 comparisons" in n for n in row.notes)
     assert row.abs_ci[1] < 0  # the unadjusted interval stays in the record (and the JSON)
     shown = render(report, "markdown")
     line = next(x for x in shown.splitlines() if x.startswith("| hibernating | voucher_10 | purchase"))
@@ -265,4 +265,24 @@ def test_segment_effects_are_shown_partially_pooled_beside_the_raw_ones() -> Non
     assert any("Shrunk uplifts" in n for n in report.notes)
     two = Experiment(key="two", start=EXPERIMENT.start, metrics=EXPERIMENT.metrics, campaigns=EXPERIMENT.campaigns[:2])
     small = build_report(two, {"purchase": _conversion_rows(HARMFUL), "revenue": _revenue_rows(HARMFUL)})
-    assert all(math.isnan(r.abs_uplift_shrunk) and any("fewer than 3" in n for n in r.notes) for r in small.results)
+    assert all(math.isnan(r.abs_uplift_shrunk) and any("fewer than 3" in n for n in r.notes) for r in _segment_rows(small))
+
+
+def test_each_arm_is_pooled_over_its_segments_as_a_stratified_all_row() -> None:
+    from liftlab.stats import stratified
+
+    report = _report()
+    row = report.result("all", "voucher_10", "purchase")
+    controls = [Sample.from_conversions(HARMFUL[s][0], HARMFUL[s][1]) for s in SEGMENTS]
+    treatments = [Sample.from_conversions(HARMFUL[s][2], HARMFUL[s][3]) for s in SEGMENTS]
+    direct = stratified(controls, treatments)
+    assert row.abs_uplift == pytest.approx(direct.abs_uplift, rel=1e-9)
+    assert row.p_value == pytest.approx(direct.p_value, rel=1e-9)
+    assert row.n_control == 6_000 and row.n_treatment == 6_000
+    assert math.isnan(row.prob_beat_control) and any("stratified" in n for n in row.notes)
+    # The pooled rows are adjusted with the rest: 6 segment rows + 2 pooled rows.
+    assert sum(math.isfinite(r.p_value_adjusted) for r in report.results) == 8
+    document = json.loads(report.to_json())
+    jsonschema.validate(document, SCHEMA)
+    assert {r["segment"] for r in document["results"]} == {*SEGMENTS, "all"}
+    assert "| all | voucher_10 | purchase" in render(report, "markdown")

@@ -18,7 +18,7 @@ import pandas as pd
 from liftlab.aggregate.sufficient import ArmStats, HoldoutStats
 from liftlab.config.model import Experiment
 from liftlab.errors import LiftlabError
-from liftlab.report.comparisons import Row, Settings, Shares, segment_rows, srm_checks
+from liftlab.report.comparisons import Row, Settings, Shares, pooled_rows, segment_rows, srm_checks
 from liftlab.report.holdout import holdout_comparisons
 from liftlab.report.pooling import METHOD_NOTE, Shrunk, shrunk_effects
 from liftlab.report.records import NO_INTERVAL, Interval, Report, Result, Verdict
@@ -116,10 +116,11 @@ def build_report(
     settings = Settings(alpha, use_cuped, power, target_mde, sequential_tuning)
     srm = srm_checks(experiment, arms[experiment.metrics[0].key], expected_shares)
     flagged = {s.segment for s in srm if s.flagged}
-    rows = segment_rows(experiment, arms, settings)
+    per_segment = segment_rows(experiment, arms, settings)
+    rows = per_segment + pooled_rows(experiment, arms, settings)
     adjusted = adjust_rows(rows, correction, alpha)
     family = sum(1 for a in adjusted if math.isfinite(a.p_value))
-    shrunk = shrunk_effects(rows, alpha)
+    shrunk = shrunk_effects(per_segment, alpha) + [Shrunk() for _ in rows[len(per_segment):]]
     results = [_result(r, a, s, settings, r.segment in flagged, family)
                for r, a, s in zip(rows, adjusted, shrunk)]
 
@@ -134,7 +135,7 @@ def build_report(
         results=tuple(results),
         srm=tuple(srm),
         value=tuple(campaign_values(experiment, results, used_margin)),
-        totals=tuple(totals(experiment, rows, alpha)),
+        totals=tuple(totals(experiment, per_segment, alpha)),
         holdout=tuple(programme),
         notes=tuple(_notes(results, srm, used_margin, holdout_notes if holdout is not None else [])),
     )
