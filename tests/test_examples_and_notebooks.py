@@ -26,7 +26,7 @@ def _load(name: str):  # type: ignore[no-untyped-def]
 def test_python_declaration_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     example = _load("declare_in_python.py")
     report = example["run"](f"sqlite:///{tmp_path / 'ex.db'}", customers=15_000)
-    assert {r.segment for r in report.results} == {"at_risk", "cant_lose"}
+    assert {r.segment for r in report.results} == {"at_risk", "cant_lose", "all"}  # "all": pooled
     assert "Planted truth" in capsys.readouterr().out
 
 
