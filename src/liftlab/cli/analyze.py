@@ -8,6 +8,7 @@ import click
 
 from liftlab.cli._common import console as make_console
 from liftlab.cli._common import friendly_errors
+from liftlab.cli._gate import gate
 
 
 @click.command()
@@ -42,12 +43,16 @@ def analyze(
     from liftlab.report.render import render, to_table
     from liftlab.store.event_store import EventStore
 
-    store = EventStore(db_url)
     if experiment_file.exists():
         experiment = load_experiment(experiment_file)
+        gate(experiment, source=experiment_file)  # exit 1 before the store is even opened
+        store = EventStore(db_url)
     else:
+        store = EventStore(db_url)
         config = store.experiment_config(str(experiment_file))
-        experiment = experiment_from_dict(config, source=f"{db_url} (experiment {experiment_file})")
+        source = f"{store.shown_url} (experiment {experiment_file})"
+        experiment = experiment_from_dict(config, source=source)
+        gate(experiment, source=source)
     report = run_analysis(store, experiment, alpha=alpha, correction=correction, use_cuped=not no_cuped)
     if fmt == "table" and out is None:
         to_table(report, make_console())

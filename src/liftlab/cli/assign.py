@@ -8,6 +8,7 @@ import click
 
 from liftlab.cli._common import console as make_console
 from liftlab.cli._common import friendly_errors, read_table
+from liftlab.cli._gate import gate
 
 
 @click.command()
@@ -35,6 +36,7 @@ def assign(experiment_file: Path, segments_file: Path, project_path: Path | None
 
     experiment = load_experiment(experiment_file)
     project = load_project(project_path if project_path else experiment_file.parent)
+    gate(experiment, project=project, source=experiment_file)  # exit 1 before anything is written
     customers = read_table(segments_file)
     result = assign_customers(experiment, customers, project)
     store = EventStore(db_url)

@@ -27,10 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
 from liftlab.config.model import Experiment
+from liftlab.config.validation import check_experiment
 from liftlab.errors import StoreError
 from liftlab.store.events import (
     CONVERSION_COLUMNS,
@@ -49,6 +51,7 @@ from liftlab.store.schema import (
     schema_transaction,
     sqlite_pragmas,
 )
+from liftlab.store.urls import parse_store_url, shown
 from liftlab.store.sqlio import LOOKUP_COLUMNS, insert_ignoring, stored_assignments
 
 CHUNK_ROWS = 50_000
@@ -94,6 +97,12 @@ class LogCounts:
         )
 
 
+def _masked(exc: BaseException, url: URL) -> str:
+    """A driver's message with the URL's password (should it quote it) masked."""
+    message = str(exc)
+    return message.replace(url.password, "***") if url.password else message
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -102,15 +111,18 @@ class EventStore:
     """The experiment database. `EventStore("sqlite:///liftlab.db")` creates it if needed."""
 
     def __init__(self, url: str = "sqlite:///liftlab.db") -> None:
+        parsed = parse_store_url(url)  # refuses bare paths and other dialects, driver unloaded
         self.url = url
+        #: The URL as messages print it: the password masked.
+        self.shown_url = shown(parsed)
         self._seen: dict[str, pd.DataFrame] = {}  # assignments read by scans (they never change)
         try:
-            self.engine: Engine = create_engine(url, connect_args=self._connect_args(url))
+            self.engine: Engine = create_engine(parsed, connect_args=self._connect_args(parsed.get_backend_name()))
         except Exception as exc:  # noqa: BLE001 — any driver error becomes one clear line
-            raise StoreError(f"cannot open event store {url!r}: {exc}") from None
+            raise StoreError(f"cannot open event store {self.shown_url}: {_masked(exc, parsed)}") from None
         dialect = self.engine.dialect.name
         if dialect not in FIRST_EXPOSURE:
-            raise StoreError(f"cannot open event store {url!r}: liftlab's store runs on SQLite or "
+            raise StoreError(f"cannot open event store {self.shown_url}: liftlab's store runs on SQLite or "
                              f"PostgreSQL, not {dialect}")
         if dialect == "sqlite":
             event.listen(self.engine, "connect", sqlite_pragmas)
@@ -118,11 +130,11 @@ class EventStore:
             with schema_transaction(self.engine) as conn:
                 create_schema(conn, dialect)
         except Exception as exc:  # noqa: BLE001
-            raise StoreError(f"cannot open event store {url!r}: {exc}") from None
+            raise StoreError(f"cannot open event store {self.shown_url}: {_masked(exc, parsed)}") from None
 
     @staticmethod
-    def _connect_args(url: str) -> dict[str, Any]:
-        return {"timeout": 60} if url.startswith("sqlite") else {}
+    def _connect_args(backend: str) -> dict[str, Any]:
+        return {"timeout": 60} if backend == "sqlite" else {}
 
     # -- experiments ---------------------------------------------------------------------------
 
@@ -130,8 +142,10 @@ class EventStore:
         """Store the experiment's config; a changed config becomes a new version.
 
         Safe when several processes register at once: (key, version) is unique, so a process
-        that loses the race for a version reads again and finds the config stored.
+        that loses the race for a version reads again and finds the config stored. An
+        experiment that fails validation is refused (ConfigError with its findings).
         """
+        check_experiment(experiment)
         config = json.dumps(experiment.to_dict(), sort_keys=True)
         digest = hashlib.sha256(config.encode()).hexdigest()
         for _ in range(20):
@@ -163,7 +177,7 @@ class EventStore:
                 {"k": key},
             ).first()
         if row is None:
-            raise StoreError(f"experiment {key!r} is not registered in {self.url}")
+            raise StoreError(f"experiment {key!r} is not registered in {self.shown_url}")
         return json.loads(row.config)
 
     # -- assignments ---------------------------------------------------------------------------
@@ -335,7 +349,7 @@ class EventStore:
                 yield conn
         except SQLAlchemyError as exc:
             cause = getattr(exc, "orig", None) or exc
-            raise StoreError(f"could not write {what} to {self.url}: {cause}") from None
+            raise StoreError(f"could not write {what} to {self.shown_url}: {cause}") from None
 
     def quarantine(self) -> pd.DataFrame:
         """Every rejected row with its kind, source, line and reason."""
