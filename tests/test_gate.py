@@ -123,7 +123,7 @@ def test_cli_analyze_refuses_an_invalid_stored_config(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "error [control]" in result.stdout
 
 
-@pytest.mark.parametrize("command", [["analyze", "x"]])
+@pytest.mark.parametrize("command", [["analyze", "x"], ["history", "x"], ["export", "x"]])
 def test_unsupported_dialect_is_refused_by_name_without_the_password(command: list[str]) -> None:
     result = CliRunner().invoke(cli, [*command, "--db", "mysql://user:secret@host/db"])
     assert result.exit_code == 2, result.output
@@ -151,3 +151,13 @@ def test_validate_findings_go_to_stdout_so_they_can_be_piped(configs: Path) -> N
     assert result.exit_code == 1
     assert "error [weights]" in result.stdout
     assert "error(s)" in result.stderr and "error [" not in result.stderr
+
+
+def test_a_rule_overridden_on_purpose_comes_back_as_a_warning(tmp_path: Path) -> None:
+    custom = _experiment(Arm("control", 0.5, control=True), Arm("offer", 0.5), segment="spend 0-100")
+    with pytest.raises(ConfigError):
+        check_experiment(custom)
+    (warning,) = check_experiment(custom, allow=("segment",))
+    assert warning.rule == "segment" and warning.severity == "warning"
+    store = EventStore(f"sqlite:///{tmp_path / 'a.db'}")
+    assert store.register_experiment(custom, allow=("segment",)).status == "new"

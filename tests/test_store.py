@@ -447,8 +447,9 @@ def test_daily_aggregate_equals_a_cut_off_per_day(store: EventStore) -> None:
     frame = _assigned(store, 1_500)
     exposures = _exposures(frame)
     rng = np.random.default_rng(9)
-    # Sends over five days, some units sent twice; purchases before, during and after.
-    exposures["timestamp"] = exposures["timestamp"] + pd.to_timedelta(rng.integers(0, 5 * 24, len(exposures)), unit="h")
+    # Sends over five days from 2 October, some units sent twice (the repeat a day earlier, still
+    # inside the experiment's dates); purchases before, during and after.
+    exposures["timestamp"] = exposures["timestamp"] + pd.to_timedelta(rng.integers(24, 6 * 24, len(exposures)), unit="h")
     again = exposures.sample(200, random_state=3).assign(timestamp=lambda f: f["timestamp"] - pd.Timedelta(hours=30))
     store.log_exposures(pd.concat([again, exposures]))
     n = 6_000
@@ -457,7 +458,7 @@ def test_daily_aggregate_equals_a_cut_off_per_day(store: EventStore) -> None:
                                 "value": rng.lognormal(3, 1, n).round(2), "timestamp": stamps})
     conversions = pd.concat([conversions, conversions.iloc[:50].assign(value=7.0, event_id=[f"tie{i}" for i in range(50)])])
     store.log_conversions(conversions)
-    origin = datetime(2026, 9, 30, tzinfo=UTC)  # starts before the first send: early days are empty
+    origin = datetime(2026, 10, 1, tzinfo=UTC)  # the start: the first sends (the repeats) fall on day 0
     for metric in EXPERIMENT.metrics:
         daily = daily_aggregate(store, EXPERIMENT, metric, origin=origin, days=16)
         for day in range(16):

@@ -47,6 +47,7 @@ def analyze(
         experiment = load_experiment(experiment_file)
         gate(experiment, source=experiment_file)  # exit 1 before the store is even opened
         store = EventStore(db_url)
+        warn_drift(store, experiment, experiment_file)
     else:
         store = EventStore(db_url)
         config = store.experiment_config(str(experiment_file))
@@ -63,3 +64,20 @@ def analyze(
     else:
         out.write_text(text, encoding="utf-8")
         click.echo(f"wrote {out}")
+
+
+def warn_drift(store, experiment, file: Path) -> None:  # type: ignore[no-untyped-def]
+    """Warn (stderr) when the file on disk differs from the latest stored version, naming the
+    fields: the customers were assigned under the stored versions, not under this file."""
+    from liftlab.config.diff import diff_configs
+
+    versions = store.experiment_versions(experiment.key)
+    if not versions:
+        return
+    changes = diff_configs(versions[-1].config, experiment.to_dict())
+    if changes:
+        fields = ", ".join(change.field for change in changes)
+        click.echo(f"warning: {file} differs from stored version {versions[-1].version} of "
+                   f"{experiment.key!r} in {fields}; customers were assigned under the stored "
+                   "version(s) (run `liftlab assign` to register the file, or `liftlab history` "
+                   "to see the versions)", err=True)

@@ -8,8 +8,8 @@ against the project's global holdout.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -301,6 +301,7 @@ def check_experiment(
     project: Project | None = None,
     source: str | Path | None = None,
     locator: KeyLocator | None = None,
+    allow: Collection[str] = (),
 ) -> tuple[Finding, ...]:
     """The gate every stage runs first: the rules of `liftlab validate` on one declaration.
 
@@ -308,7 +309,9 @@ def check_experiment(
     experiment (its salt against the global holdout's). Raises ConfigError carrying the
     findings when any is an error; returns the warnings otherwise. `source` (the file it was
     read from) and `locator` let each finding name its file and line; a `.toml` source is
-    located by itself.
+    located by itself. `allow` names rules whose errors the caller accepts on purpose (e.g.
+    `("segment",)` for an experiment stratified by its own segments, not lifecycle ones):
+    they come back as warnings, never silently.
     """
     file = str(source) if source is not None else "<python>"
     if locator is None and source is not None and Path(source).suffix == ".toml":
@@ -320,6 +323,8 @@ def check_experiment(
     if project is not None:
         findings.extend(_project_rules(project, "<project>", None))
     findings.extend(validate_together([Declared(experiment, file, locator)], project))
+    findings = [replace(f, severity="warning") if f.rule in allow and f.severity == "error" else f
+                for f in findings]
     errors = [f for f in findings if f.severity != "warning"]
     if errors:
         listed = "\n".join(f"  {f}" for f in errors)
