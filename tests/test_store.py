@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from test_events import conversion_rows
 
-from liftlab import Arm, Campaign, Experiment, Metric, Project, assign
+from liftlab import Arm, Campaign, Experiment, Metric, Project, StoreError, assign
 from liftlab.aggregate.queries import DAY_US, aggregate, holdout_aggregate
 from liftlab.store.event_store import EventStore
 
@@ -520,7 +520,7 @@ def test_log_file_reports_progress_and_checks_its_kind(store: EventStore, tmp_pa
     seen: list[tuple[int, int]] = []
     counts = store.log_file("conversions", source, progress=lambda done, rows: seen.append((done, rows)))
     assert counts.inserted == 50 and seen[-1] == (source.stat().st_size, 50)
-    with pytest.raises(ValueError, match="kind"):
+    with pytest.raises(StoreError, match="kind"):
         store.log_file("visits", source)
 
 

@@ -39,13 +39,15 @@ def analyze(
     """
     from liftlab.report.analysis import analyze as run_analysis
     from liftlab.report.analysis import timeline
-    from liftlab.config.loading import experiment_from_dict, load_experiment
+    from liftlab.config.loading import experiment_from_dict, load_experiment, load_project
     from liftlab.report.render import render, to_table
     from liftlab.store.event_store import EventStore
 
     if experiment_file.exists():
         experiment = load_experiment(experiment_file)
-        gate(experiment, source=experiment_file)  # exit 1 before the store is even opened
+        # The rules `validate` runs on this file (with its folder's liftlab.toml): exit 1
+        # before the store is even opened.
+        gate(experiment, project=load_project(experiment_file.parent), source=experiment_file)
         store = EventStore(db_url)
         warn_drift(store, experiment, experiment_file)
     else:

@@ -456,7 +456,7 @@ class EventStore:
         after each batch. DataError when the file cannot be read at all.
         """
         if kind not in REQUIRED_FIELDS:
-            raise ValueError(f"kind must be 'exposures' or 'conversions', not {kind!r}")
+            raise StoreError(f"kind must be 'exposures' or 'conversions', not {kind!r}", field="kind")
         path = Path(path)
         log = self.log_exposures if kind == "exposures" else self.log_conversions
         total, rows = LogCounts(), 0
