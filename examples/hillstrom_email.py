@@ -62,7 +62,9 @@ def experiment_for(view: str, segments: list[str]) -> Experiment:
 
 def load_into_store(store: EventStore, data: pd.DataFrame, experiment: Experiment, column: str) -> None:
     """Assignments and exposures for one view of the experiment."""
-    store.register_experiment(experiment)
+    # Its strata are spend bands and newbie flags, not lifecycle segments: the validation
+    # gate's `segment` rule is overridden on purpose (it comes back as a warning).
+    store.register_experiment(experiment, allow=("segment",))
     assignments = pd.DataFrame(
         {
             "experiment": experiment.key,

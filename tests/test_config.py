@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 import liftlab
-from liftlab import Arm, Campaign, Experiment, Metric
+from liftlab import Arm, Campaign, ConfigError, Experiment, Metric
 
 
 def _experiment(**overrides: object) -> Experiment:
@@ -48,7 +48,7 @@ def test_campaign_control_and_treatments() -> None:
     assert campaign.control.key == "control"
     assert [arm.key for arm in campaign.treatments] == ["t"]
     broken = Campaign("at_risk", arms=[Arm("a", 0.5), Arm("b", 0.5)])
-    with pytest.raises(ValueError, match="0 control arms"):
+    with pytest.raises(ConfigError, match="0 control arms"):
         _ = broken.control
 
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from test_events import conversion_rows
 
-from liftlab import Arm, Campaign, Experiment, Metric, Project, assign
+from liftlab import Arm, Campaign, Experiment, Metric, Project, StoreError, assign
 from liftlab.aggregate.queries import DAY_US, aggregate, holdout_aggregate
 from liftlab.store.event_store import EventStore
 
@@ -447,8 +447,9 @@ def test_daily_aggregate_equals_a_cut_off_per_day(store: EventStore) -> None:
     frame = _assigned(store, 1_500)
     exposures = _exposures(frame)
     rng = np.random.default_rng(9)
-    # Sends over five days, some units sent twice; purchases before, during and after.
-    exposures["timestamp"] = exposures["timestamp"] + pd.to_timedelta(rng.integers(0, 5 * 24, len(exposures)), unit="h")
+    # Sends over five days from 2 October, some units sent twice (the repeat a day earlier, still
+    # inside the experiment's dates); purchases before, during and after.
+    exposures["timestamp"] = exposures["timestamp"] + pd.to_timedelta(rng.integers(24, 6 * 24, len(exposures)), unit="h")
     again = exposures.sample(200, random_state=3).assign(timestamp=lambda f: f["timestamp"] - pd.Timedelta(hours=30))
     store.log_exposures(pd.concat([again, exposures]))
     n = 6_000
@@ -457,7 +458,7 @@ def test_daily_aggregate_equals_a_cut_off_per_day(store: EventStore) -> None:
                                 "value": rng.lognormal(3, 1, n).round(2), "timestamp": stamps})
     conversions = pd.concat([conversions, conversions.iloc[:50].assign(value=7.0, event_id=[f"tie{i}" for i in range(50)])])
     store.log_conversions(conversions)
-    origin = datetime(2026, 9, 30, tzinfo=UTC)  # starts before the first send: early days are empty
+    origin = datetime(2026, 10, 1, tzinfo=UTC)  # the start: the first sends (the repeats) fall on day 0
     for metric in EXPERIMENT.metrics:
         daily = daily_aggregate(store, EXPERIMENT, metric, origin=origin, days=16)
         for day in range(16):
@@ -519,7 +520,7 @@ def test_log_file_reports_progress_and_checks_its_kind(store: EventStore, tmp_pa
     seen: list[tuple[int, int]] = []
     counts = store.log_file("conversions", source, progress=lambda done, rows: seen.append((done, rows)))
     assert counts.inserted == 50 and seen[-1] == (source.stat().st_size, 50)
-    with pytest.raises(ValueError, match="kind"):
+    with pytest.raises(StoreError, match="kind"):
         store.log_file("visits", source)
 
 

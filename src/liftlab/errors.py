@@ -7,6 +7,7 @@ and exit with code 2 instead of a traceback.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 class LiftlabError(Exception):
@@ -41,7 +42,23 @@ class LiftlabError(Exception):
 
 
 class ConfigError(LiftlabError):
-    """An experiment or project declaration is invalid or unreadable."""
+    """An experiment or project declaration is invalid or unreadable.
+
+    When it comes from the validation rules (the gate every stage runs), `findings` holds
+    each problem (`liftlab.config.findings.Finding`) and the message lists them.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        findings: tuple[Any, ...] = (),
+    ) -> None:
+        super().__init__(message, file=file, line=line, field=field)
+        self.findings = tuple(findings)
 
 
 class DataError(LiftlabError):

@@ -19,13 +19,16 @@ them. The batch path (`assign`) and the real-time path (`assign_one`) give the s
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from liftlab.config.findings import Finding
 from liftlab.config.model import Campaign, Experiment, Project
+from liftlab.config.validation import check_experiment
 from liftlab.errors import DataError
 from liftlab.assignment.hashing import bucket, bucket_many
 from liftlab.lifecycle.catalog import SEGMENT_NAMES
@@ -53,6 +56,7 @@ class AssignmentResult:
 
     assignments: pd.DataFrame
     skipped: Mapping[str, int] = field(default_factory=dict)
+    warnings: tuple[Finding, ...] = ()
 
     def counts(self) -> pd.DataFrame:
         """Customers per segment × arm (holdout as its own row)."""
@@ -120,6 +124,13 @@ def _unit_ids(customers: pd.DataFrame) -> tuple[str, pd.Series]:
     return column, ids
 
 
+@functools.lru_cache(maxsize=64)
+def _checked(experiment: Experiment, project: Project | None) -> tuple[Finding, ...]:
+    """`check_experiment`, once per (frozen, hashable) declaration: the real-time path looks
+    customers up one at a time and must not re-run every rule for each of them."""
+    return check_experiment(experiment, project=project)
+
+
 def assign(
     experiment: Experiment, customers: pd.DataFrame, project: Project | None = None
 ) -> AssignmentResult:
@@ -129,7 +140,11 @@ def assign(
     segments without a campaign, or outside the experiment's layer range, are not assigned and
     are counted in `skipped`. Bad input — missing or blank or duplicate ids, segment names that
     are neither lifecycle segments nor campaign segments — raises DataError with sample rows.
+    An experiment that fails validation raises ConfigError with its findings before anyone
+    is assigned (weights must sum to 1: never silently stretch the last arm); its warnings
+    come back in `warnings`.
     """
+    warnings = check_experiment(experiment, project=project)
     project = project or Project()
     if "segment" not in customers.columns:
         raise DataError("customers need a 'segment' column", field="segment")
@@ -183,7 +198,7 @@ def assign(
             "holdout": holdout,
         }
     )
-    return AssignmentResult(assignments=frame, skipped=skipped)
+    return AssignmentResult(assignments=frame, skipped=skipped, warnings=warnings)
 
 
 def assign_one(
@@ -192,8 +207,12 @@ def assign_one(
     """The real-time form of `assign` for one customer; None when the experiment excludes them.
 
     Same hashes and order as the batch path, so a customer looked up here gets the arm the
-    nightly batch gives.
+    nightly batch gives. ConfigError, as for `assign`, when the experiment fails validation.
     """
+    try:
+        _checked(experiment, project)
+    except TypeError:  # a declaration holding an unhashable value: check it uncached
+        check_experiment(experiment, project=project)
     if not isinstance(unit_id, str) or not unit_id.strip():
         raise DataError(f"unit id must be a non-empty string, got {unit_id!r}", field="unit_id")
     campaign = next((c for c in experiment.campaigns if c.segment == segment), None)

@@ -29,12 +29,14 @@ def _register() -> None:
     from liftlab.cli.analyze import analyze
     from liftlab.cli.assign import assign
     from liftlab.cli.demo import demo
+    from liftlab.cli.export import export
+    from liftlab.cli.history import history
     from liftlab.cli.log import log
     from liftlab.cli.power import power
     from liftlab.cli.segment import segment
     from liftlab.cli.validate import validate
 
-    for command in (validate, segment, assign, log, analyze, power, demo):
+    for command in (validate, segment, assign, export, log, analyze, history, power, demo):
         cli.add_command(command)
 
 

@@ -9,6 +9,7 @@ import click
 
 from liftlab.cli._common import console as make_console
 from liftlab.cli._common import friendly_errors
+from liftlab.cli._gate import gate
 
 if TYPE_CHECKING:
     from liftlab.config.model import Experiment
@@ -47,17 +48,24 @@ def analyze(
     holdout comparison. HTML is self-contained, with charts.
     """
     from liftlab.report.analysis import analyze as run_analysis
+    from liftlab.config.loading import experiment_from_dict, load_experiment, load_project
     from liftlab.report.timeline import timeline
-    from liftlab.config.loading import experiment_from_dict, load_experiment
     from liftlab.report.render import render, to_table
     from liftlab.store.event_store import EventStore
 
-    store = EventStore(db_url)
     if experiment_file.exists():
         experiment = load_experiment(experiment_file)
+        # The rules `validate` runs on this file (with its folder's liftlab.toml): exit 1
+        # before the store is even opened.
+        gate(experiment, project=load_project(experiment_file.parent), source=experiment_file)
+        store = EventStore(db_url)
+        warn_drift(store, experiment, experiment_file)
     else:
+        store = EventStore(db_url)
         config = store.experiment_config(str(experiment_file))
-        experiment = experiment_from_dict(config, source=f"{db_url} (experiment {experiment_file})")
+        source = f"{store.shown_url} (experiment {experiment_file})"
+        experiment = experiment_from_dict(config, source=source)
+        gate(experiment, source=source)
     _check_filters(experiment, segments, metrics)
     report = run_analysis(store, experiment, alpha=alpha, correction=correction,
                           use_cuped=not no_cuped, margin=margin).select(segments, metrics)
@@ -86,3 +94,20 @@ def _check_filters(experiment: Experiment, segments: tuple[str, ...], metrics: t
         if name not in known_metrics:
             raise LiftlabError(f"--metric {name!r}: the experiment has metrics "
                                f"{', '.join(sorted(known_metrics))}", field="metric")
+
+
+def warn_drift(store, experiment, file: Path) -> None:  # type: ignore[no-untyped-def]
+    """Warn (stderr) when the file on disk differs from the latest stored version, naming the
+    fields: the customers were assigned under the stored versions, not under this file."""
+    from liftlab.config.diff import diff_configs
+
+    versions = store.experiment_versions(experiment.key)
+    if not versions:
+        return
+    changes = diff_configs(versions[-1].config, experiment.to_dict())
+    if changes:
+        fields = ", ".join(change.field for change in changes)
+        click.echo(f"warning: {file} differs from stored version {versions[-1].version} of "
+                   f"{experiment.key!r} in {fields}; customers were assigned under the stored "
+                   "version(s) (run `liftlab assign` to register the file, or `liftlab history` "
+                   "to see the versions)", err=True)

@@ -21,7 +21,8 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
     """Check experiment files (.toml, .py) or folders of them.
 
     Exit 0 when everything is valid, 1 with one line per problem, 2 when a file cannot be
-    read or parsed. `liftlab.toml` in a folder holds the global holdout and is checked too.
+    read or parsed. Findings go to standard output (pipe them to grep); the summary line of
+    a failed run goes to standard error. `liftlab.toml` in a folder holds the global holdout and is checked too.
     """
     findings = validate_paths(paths)
     code = exit_code(findings, strict=strict)
@@ -36,7 +37,7 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
         click.echo(json.dumps(document, indent=2))
     else:
         for finding in findings:
-            click.echo(str(finding), err=finding.severity != "warning")
+            click.echo(str(finding))  # stdout, so `liftlab validate … | grep error` finds them
         if code == 0:
             suffix = f" ({counts['warning']} warning(s))" if counts["warning"] else ""
             click.echo(f"ok: {', '.join(paths)} valid{suffix}")

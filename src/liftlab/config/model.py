@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+from liftlab.errors import ConfigError
+
 MetricKind = Literal["conversion", "revenue"]
 METRIC_KINDS: tuple[str, ...] = ("conversion", "revenue")
 HASH_VERSIONS: tuple[int, ...] = (1, 2)
@@ -64,8 +66,9 @@ class Campaign:
         """The held-out control arm (exactly one in a valid campaign)."""
         controls = [arm for arm in self.arms if arm.control]
         if len(controls) != 1:
-            raise ValueError(
-                f"campaign for segment {self.segment!r} has {len(controls)} control arms, needs 1"
+            raise ConfigError(
+                f"campaign for segment {self.segment!r} has {len(controls)} control arms, needs 1",
+                field="arms",
             )
         return controls[0]
 

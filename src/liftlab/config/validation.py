@@ -8,8 +8,8 @@ against the project's global holdout.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from liftlab.errors import ConfigError
 from liftlab.config.findings import Finding, Severity
 from liftlab.lifecycle.catalog import SEGMENT_NAMES, is_segment
 from liftlab.config.loading import PROJECT_FILE, experiment_files, read_experiment_file, read_project_file
-from liftlab.config.tomlfile import KeyLocator
+from liftlab.config.tomlfile import KeyLocator, read_toml
 
 #: Arm weights must sum to 1 within this tolerance.
 WEIGHT_TOLERANCE = 1e-9
@@ -293,3 +293,43 @@ def _fatal(exc: ConfigError) -> Finding:
         severity="fatal",
         line=exc.line,
     )
+
+
+def check_experiment(
+    experiment: Experiment,
+    *,
+    project: Project | None = None,
+    source: str | Path | None = None,
+    locator: KeyLocator | None = None,
+    allow: Collection[str] = (),
+) -> tuple[Finding, ...]:
+    """The gate every stage runs first: the rules of `liftlab validate` on one declaration.
+
+    Runs the per-experiment rules, the project's rules and the cross rules that apply to one
+    experiment (its salt against the global holdout's). Raises ConfigError carrying the
+    findings when any is an error; returns the warnings otherwise. `source` (the file it was
+    read from) and `locator` let each finding name its file and line; a `.toml` source is
+    located by itself. `allow` names rules whose errors the caller accepts on purpose (e.g.
+    `("segment",)` for an experiment stratified by its own segments, not lifecycle ones):
+    they come back as warnings, never silently.
+    """
+    file = str(source) if source is not None else "<python>"
+    if locator is None and source is not None and Path(source).suffix == ".toml":
+        try:
+            _, locator = read_toml(Path(source))
+        except (ConfigError, OSError):
+            locator = None
+    findings = list(validate_experiment(experiment, file=file, locator=locator))
+    if project is not None:
+        findings.extend(_project_rules(project, "<project>", None))
+    findings.extend(validate_together([Declared(experiment, file, locator)], project))
+    findings = [replace(f, severity="warning") if f.rule in allow and f.severity == "error" else f
+                for f in findings]
+    errors = [f for f in findings if f.severity != "warning"]
+    if errors:
+        listed = "\n".join(f"  {f}" for f in errors)
+        raise ConfigError(
+            f"experiment {experiment.key!r} fails validation ({len(errors)} error(s)):\n{listed}",
+            findings=tuple(findings),
+        )
+    return tuple(findings)

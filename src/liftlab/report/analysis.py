@@ -12,6 +12,7 @@ from datetime import datetime
 
 from liftlab.aggregate.queries import aggregate, holdout_aggregate
 from liftlab.config.model import Experiment
+from liftlab.config.validation import check_experiment
 from liftlab.report.build import build_report
 from liftlab.report.records import Report
 from liftlab.store.event_store import EventStore
@@ -34,8 +35,14 @@ def analyze(
     CUPED is applied where units have a pre-period (the metric's window before their first
     exposure) with some variation in it; the report says so. `margin` stands in when the
     experiment declares none; `expected_shares` (segment → arm → share) is what the SRM
-    checks expect, by default the experiment's weights.
+    checks expect: by default the mix of the stored versions' weights, each weighted by the
+    units assigned under it (an edit after assignment never raises a false SRM alarm), or
+    the experiment's weights when it was never registered. An experiment that `liftlab
+    validate` rejects is refused (ConfigError with the findings).
     """
+    check_experiment(experiment)
+    if expected_shares is None and store.experiment_versions(experiment.key):
+        expected_shares = store.expected_arm_shares(experiment.key)
     stats = {m.key: aggregate(store, experiment, m, until=until) for m in experiment.metrics}
     holdout = {m.key: holdout_aggregate(store, experiment, m, until=until) for m in experiment.metrics}
     return build_report(

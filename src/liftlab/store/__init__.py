@@ -7,6 +7,8 @@ line.
 
 from __future__ import annotations
 
-from liftlab.store.event_store import EventStore
+from liftlab.store.event_store import EventStore, ExperimentVersion
+from liftlab.store.export import export_send_list
+from liftlab.store.versions import VersionEntry, experiment_history
 
-__all__ = ["EventStore"]
+__all__ = ["EventStore", "ExperimentVersion", "VersionEntry", "experiment_history", "export_send_list"]

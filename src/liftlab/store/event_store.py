@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,10 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
 from liftlab.config.model import Experiment
+from liftlab.config.validation import check_experiment
 from liftlab.errors import StoreError
 from liftlab.store.events import (
     CONVERSION_COLUMNS,
@@ -49,6 +51,7 @@ from liftlab.store.schema import (
     schema_transaction,
     sqlite_pragmas,
 )
+from liftlab.store.urls import parse_store_url, shown
 from liftlab.store.sqlio import LOOKUP_COLUMNS, insert_ignoring, stored_assignments
 
 CHUNK_ROWS = 50_000
@@ -62,6 +65,17 @@ class RegisterResult:
     status: str  # "new" | "unchanged" | "changed"
     version: int
     config_hash: str
+
+
+@dataclass(frozen=True)
+class ExperimentVersion:
+    """One stored version of an experiment's config and how many units were assigned under it."""
+
+    version: int
+    registered_at: str
+    config_hash: str
+    config: dict[str, Any]
+    assigned: int = 0
 
 
 @dataclass(frozen=True)
@@ -94,6 +108,22 @@ class LogCounts:
         )
 
 
+def _arm_weights(config: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """segment → arm → weight of one stored config."""
+    return {c["segment"]: {a["key"]: float(a["weight"]) for a in c["arms"]} for c in config.get("campaigns", [])}
+
+
+def _or_open(end: Any) -> str:
+    """An end date as printed: 'open' when the experiment has none."""
+    return "open" if end is None or (isinstance(end, float) and np.isnan(end)) else str(end)
+
+
+def _masked(exc: BaseException, url: URL) -> str:
+    """A driver's message with the URL's password (should it quote it) masked."""
+    message = str(exc)
+    return message.replace(url.password, "***") if url.password else message
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -102,15 +132,18 @@ class EventStore:
     """The experiment database. `EventStore("sqlite:///liftlab.db")` creates it if needed."""
 
     def __init__(self, url: str = "sqlite:///liftlab.db") -> None:
+        parsed = parse_store_url(url)  # refuses bare paths and other dialects, driver unloaded
         self.url = url
+        #: The URL as messages print it: the password masked.
+        self.shown_url = shown(parsed)
         self._seen: dict[str, pd.DataFrame] = {}  # assignments read by scans (they never change)
         try:
-            self.engine: Engine = create_engine(url, connect_args=self._connect_args(url))
+            self.engine: Engine = create_engine(parsed, connect_args=self._connect_args(parsed.get_backend_name()))
         except Exception as exc:  # noqa: BLE001 — any driver error becomes one clear line
-            raise StoreError(f"cannot open event store {url!r}: {exc}") from None
+            raise StoreError(f"cannot open event store {self.shown_url}: {_masked(exc, parsed)}") from None
         dialect = self.engine.dialect.name
         if dialect not in FIRST_EXPOSURE:
-            raise StoreError(f"cannot open event store {url!r}: liftlab's store runs on SQLite or "
+            raise StoreError(f"cannot open event store {self.shown_url}: liftlab's store runs on SQLite or "
                              f"PostgreSQL, not {dialect}")
         if dialect == "sqlite":
             event.listen(self.engine, "connect", sqlite_pragmas)
@@ -118,20 +151,23 @@ class EventStore:
             with schema_transaction(self.engine) as conn:
                 create_schema(conn, dialect)
         except Exception as exc:  # noqa: BLE001
-            raise StoreError(f"cannot open event store {url!r}: {exc}") from None
+            raise StoreError(f"cannot open event store {self.shown_url}: {_masked(exc, parsed)}") from None
 
     @staticmethod
-    def _connect_args(url: str) -> dict[str, Any]:
-        return {"timeout": 60} if url.startswith("sqlite") else {}
+    def _connect_args(backend: str) -> dict[str, Any]:
+        return {"timeout": 60} if backend == "sqlite" else {}
 
     # -- experiments ---------------------------------------------------------------------------
 
-    def register_experiment(self, experiment: Experiment) -> RegisterResult:
+    def register_experiment(self, experiment: Experiment, *, allow: Collection[str] = ()) -> RegisterResult:
         """Store the experiment's config; a changed config becomes a new version.
 
         Safe when several processes register at once: (key, version) is unique, so a process
-        that loses the race for a version reads again and finds the config stored.
+        that loses the race for a version reads again and finds the config stored. An
+        experiment that fails validation is refused (ConfigError with its findings); `allow`
+        names rules the caller overrides on purpose (see `check_experiment`).
         """
+        check_experiment(experiment, allow=allow)
         config = json.dumps(experiment.to_dict(), sort_keys=True)
         digest = hashlib.sha256(config.encode()).hexdigest()
         for _ in range(20):
@@ -163,13 +199,18 @@ class EventStore:
                 {"k": key},
             ).first()
         if row is None:
-            raise StoreError(f"experiment {key!r} is not registered in {self.url}")
+            raise StoreError(f"experiment {key!r} is not registered in {self.shown_url}")
         return json.loads(row.config)
 
     # -- assignments ---------------------------------------------------------------------------
 
-    def save_assignments(self, assignments: pd.DataFrame) -> AssignmentCounts:
-        """Insert new assignments; never change a stored one (sticky), count those that differ."""
+    def save_assignments(self, assignments: pd.DataFrame, *, version: int | None = None) -> AssignmentCounts:
+        """Insert new assignments; never change a stored one (sticky), count those that differ.
+
+        New rows record the config `version` they were assigned under (default: the latest
+        registered version of their experiment; none when it is not registered), which is
+        what the expected arm shares and the exposure dates are read from.
+        """
         columns = ["experiment", "unit_id", "segment", "arm", "bucket", "holdout"]
         missing = [c for c in columns if c not in assignments.columns]
         if missing:
@@ -183,6 +224,11 @@ class EventStore:
             "holdout": assignments["holdout"].astype(bool).to_numpy(),
         })
         frame["assigned_at"] = int(pd.Timestamp.now(tz="UTC").value // 1000)
+        if version is not None:
+            frame["version"] = int(version)
+        else:
+            latest = {key: self.latest_version(key) for key in pd.unique(frame["experiment"])}
+            frame["version"] = pd.Series([latest[k] for k in frame["experiment"]], dtype=object)
         with self.engine.connect() as conn:
             stored = stored_assignments(conn, frame["experiment"].to_numpy(), frame["unit_id"].to_numpy())
         keyed = frame.merge(stored, on=["experiment", "unit_id"], how="left", suffixes=("", "_stored"))
@@ -206,16 +252,93 @@ class EventStore:
         return AssignmentCounts(inserted, int(same.sum()), int((~same).sum()), conflicts)
 
     def assignments(self, experiment_key: str) -> pd.DataFrame:
-        """The stored assignments of one experiment (the columns `assign()` produces)."""
+        """The stored assignments of one experiment, one row per unit, sorted by unit_id.
+
+        Columns: `experiment`, `unit_id`, `segment`, `arm` (None for the global holdout),
+        `bucket` (the unit's hash position in [0, 1)), `holdout` (bool: in the global holdout,
+        gets no campaign) and `version` (the config version it was assigned under; None for
+        rows saved without a registered experiment). Empty when nothing is stored.
+        """
         with self.engine.connect() as conn:
             frame = pd.read_sql_query(
-                text("SELECT experiment, unit_id, segment, arm, bucket, holdout FROM assignments "
+                text("SELECT experiment, unit_id, segment, arm, bucket, holdout, version FROM assignments "
                      "WHERE experiment = :k ORDER BY unit_id"),
                 conn,
                 params={"k": experiment_key},
             )
         frame["holdout"] = frame["holdout"].astype(bool)
+        frame["version"] = frame["version"].astype("Int64")
         return frame
+
+    # -- versions ------------------------------------------------------------------------------
+
+    def latest_version(self, key: str) -> int | None:
+        """The newest registered version of `key`, or None when it is not registered."""
+        with self.engine.connect() as conn:
+            return conn.execute(text("SELECT MAX(version) FROM experiments WHERE key = :k"),
+                                {"k": key}).scalar_one()
+
+    def latest_config(self, key: str) -> dict[str, Any] | None:
+        """The newest registered config of `key`, or None when it is not registered."""
+        versions = self.experiment_versions(key)
+        return versions[-1].config if versions else None
+
+    def experiment_versions(self, key: str) -> tuple[ExperimentVersion, ...]:
+        """Every registered version of `key`, oldest first, with the units assigned under each."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT version, registered_at, config_hash, config FROM experiments "
+                     "WHERE key = :k ORDER BY version"), {"k": key}).fetchall()
+            counts = dict(conn.execute(
+                text("SELECT version, COUNT(*) FROM assignments WHERE experiment = :k GROUP BY version"),
+                {"k": key}).fetchall())
+        return tuple(ExperimentVersion(r.version, r.registered_at, r.config_hash, json.loads(r.config),
+                                       int(counts.get(r.version, 0))) for r in rows)
+
+    def expected_arm_shares(self, experiment_key: str, *, population: str = "exposed") -> dict[str, dict[str, float]]:
+        """Per segment, each arm's expected share among the segment's non-holdout units.
+
+        Each unit's arm was drawn with the weights of the version it was assigned under, so
+        the expectation mixes the versions' weights by how many units each assigned:
+        share(arm) = Σ_v n_v · w_v(arm) / Σ_v n_v, counted over exposed units (`"exposed"`:
+        the analysis population, what the SRM check compares with) or over all assigned ones
+        (`"assigned"`). A segment with no units gets the latest version's weights; a unit
+        stored without a version counts under the latest one. StoreError for an experiment
+        that is not registered.
+        """
+        if population not in ("exposed", "assigned"):
+            raise StoreError(f"population must be 'exposed' or 'assigned', not {population!r}",
+                             field="population")
+        versions = {v.version: v.config for v in self.experiment_versions(experiment_key)}
+        if not versions:
+            raise StoreError(f"experiment {experiment_key!r} is not registered in {self.shown_url}")
+        latest = max(versions)
+        if population == "assigned":
+            query = ("SELECT segment, version, COUNT(*) AS n FROM assignments WHERE experiment = :k "
+                     "AND holdout = :f GROUP BY segment, version")
+        else:
+            query = ("SELECT a.segment, a.version, COUNT(*) AS n FROM exposed_units u JOIN assignments a "
+                     "ON a.experiment = u.experiment AND a.unit_id = u.unit_id "
+                     "WHERE u.experiment = :k AND a.holdout = :f GROUP BY a.segment, a.version")
+        with self.engine.connect() as conn:
+            counts = conn.execute(text(query), {"k": experiment_key, "f": False}).fetchall()
+        weights = {v: _arm_weights(config) for v, config in versions.items()}
+        mixed: dict[str, dict[str, float]] = {}
+        units: dict[str, float] = {}
+        for segment, version, n in counts:
+            arms = weights.get(latest if version is None else int(version), {}).get(segment, {})
+            share = mixed.setdefault(segment, {})
+            for arm, weight in arms.items():
+                share[arm] = share.get(arm, 0.0) + n * weight
+            units[segment] = units.get(segment, 0.0) + n
+        result = {segment: {arm: value / units[segment] for arm, value in share.items()}
+                  for segment, share in mixed.items()}
+        for segment, arms in weights[latest].items():
+            result.setdefault(segment, dict(arms))
+        for segment, arms in weights[latest].items():  # arms only a later version declares: 0
+            for arm in arms:
+                result[segment].setdefault(arm, 0.0)
+        return result
 
     # -- events --------------------------------------------------------------------------------
 
@@ -231,9 +354,85 @@ class EventStore:
         """
         total = LogCounts()
         for frame, at in _batches(data, first_line, lines):
-            checked = check_exposures(frame, self._assignment_lookup(frame), lines=at)
+            lookup = self._assignment_lookup(frame)
+            checked = check_exposures(frame, lookup, lines=at)
+            outside, _ = self._outside_dates(checked.valid, lookup)
+            if outside.any():  # rare: find those rows' lines, quarantine them, check the rest
+                checked = self._without_outside(frame, at, lookup)
             total = total + self._store(checked, "exposures", EXPOSURE_COLUMNS, "exposure", source)
         return total
+
+    def _windows(self, keys: Iterable[str]) -> pd.DataFrame:
+        """Each stored version's dates as epoch µs: experiment, version, low, high (exclusive:
+        the whole `end` day counts; no end is open), start, end (ISO), and `latest`."""
+        rows = []
+        with self.engine.connect() as conn:
+            for key in keys:
+                for version, config in conn.execute(
+                        text("SELECT version, config FROM experiments WHERE key = :k"), {"k": key}).fetchall():
+                    dates = json.loads(config)
+                    start, end = dates.get("start"), dates.get("end")
+                    low = pd.Timestamp(start, tz="UTC").value // 1000 if start else np.iinfo(np.int64).min
+                    high = ((pd.Timestamp(end, tz="UTC") + pd.Timedelta(days=1)).value // 1000
+                            if end else np.iinfo(np.int64).max)
+                    rows.append((key, int(version), low, high, start, end))
+        frame = pd.DataFrame(rows, columns=["experiment", "version", "low", "high", "start", "end"])
+        frame["latest"] = frame.groupby("experiment")["version"].transform("max") == frame["version"]
+        return frame
+
+    def _outside_dates(self, valid: pd.DataFrame, lookup: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Which checked exposures fall outside their experiment's [start, end] — the dates of
+        the version the unit was assigned under — and the reason for each (vectorised)."""
+        none = np.zeros(len(valid), dtype=bool)
+        if not len(valid):
+            return none, np.zeros(0, dtype=object)
+        windows = self._windows(pd.unique(valid["experiment"]))
+        if not len(windows):
+            return none, np.full(len(valid), None, dtype=object)
+        stored = lookup[["experiment", "unit_id", "version"]].drop_duplicates(["experiment", "unit_id"])
+        keyed = valid[["experiment", "unit_id", "ts"]].merge(stored, on=["experiment", "unit_id"], how="left")
+        latest = windows[windows["latest"]].set_index("experiment")["version"]
+        version = pd.to_numeric(keyed["version"], errors="coerce")
+        version = version.fillna(keyed["experiment"].map(latest)).astype("Int64")
+        keyed = keyed.assign(version=version).merge(windows, on=["experiment", "version"], how="left")
+        ts = keyed["ts"].to_numpy(dtype=np.int64)
+        known = keyed["low"].notna().to_numpy()
+        low = keyed["low"].fillna(0).to_numpy(dtype=np.int64)
+        high = keyed["high"].fillna(0).to_numpy(dtype=np.int64)
+        outside = known & ((ts < low) | (ts >= high))
+        reasons = np.full(len(valid), None, dtype=object)
+        for i in np.flatnonzero(outside):
+            when = pd.Timestamp(int(ts[i]), unit="us", tz="UTC").isoformat()
+            reasons[i] = (f"exposure at {when} is outside the experiment's dates "
+                          f"[{keyed['start'].iat[i]}, {_or_open(keyed['end'].iat[i])}] "
+                          f"(config version {keyed['version'].iat[i]}, the unit's assignment)")
+        return outside, reasons
+
+    def _without_outside(self, frame: pd.DataFrame, at: np.ndarray, lookup: pd.DataFrame) -> Checked:
+        """Check a batch holding exposures outside the experiment's dates: find their rows (each
+        row tagged by a position id for one extra check), quarantine them with their line and
+        reason, and check the rest as usual."""
+        tagged = frame.copy()
+        positions = np.array([f"__liftlab_row_{i}" for i in range(len(frame))], dtype=object)
+        if "event_id" in frame.columns:
+            given = frame["event_id"]
+            blank = given.isna().to_numpy() | (given.astype(str).str.strip() == "").to_numpy()
+            tagged["event_id"] = np.where(blank, positions, given.astype(str).to_numpy(dtype=object))
+        else:
+            tagged["event_id"] = positions
+        probe = check_exposures(tagged, lookup, lines=at).valid
+        outside, reasons = self._outside_dates(probe, lookup)
+        ids = pd.Series(tagged["event_id"].to_numpy(dtype=object))
+        why = dict(zip(probe["event_id"][outside], reasons[outside]))
+        out = ids.isin(list(why)).to_numpy()
+        keep = ~out
+        checked = check_exposures(frame[keep].reset_index(drop=True), lookup, lines=at[keep])
+        rows = frame[out]
+        payload = [json.dumps(record, default=str)
+                   for record in rows.astype(object).where(rows.notna(), None).to_dict("records")]
+        extra = pd.DataFrame({"line": at[out], "reason": [why[i] for i in ids[out]], "payload": payload})
+        rejected = pd.concat([checked.rejected, extra], ignore_index=True).sort_values("line", kind="stable")
+        return Checked(checked.valid, rejected.reset_index(drop=True))
 
     def log_conversions(
         self, data: pd.DataFrame | Iterable[Mapping[str, Any]], *, source: str | None = None,
@@ -257,7 +456,7 @@ class EventStore:
         after each batch. DataError when the file cannot be read at all.
         """
         if kind not in REQUIRED_FIELDS:
-            raise ValueError(f"kind must be 'exposures' or 'conversions', not {kind!r}")
+            raise StoreError(f"kind must be 'exposures' or 'conversions', not {kind!r}", field="kind")
         path = Path(path)
         log = self.log_exposures if kind == "exposures" else self.log_conversions
         total, rows = LogCounts(), 0
@@ -335,7 +534,7 @@ class EventStore:
                 yield conn
         except SQLAlchemyError as exc:
             cause = getattr(exc, "orig", None) or exc
-            raise StoreError(f"could not write {what} to {self.url}: {cause}") from None
+            raise StoreError(f"could not write {what} to {self.shown_url}: {cause}") from None
 
     def quarantine(self) -> pd.DataFrame:
         """Every rejected row with its kind, source, line and reason."""

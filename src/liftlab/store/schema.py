@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Engine, inspect
+from sqlalchemy import BigInteger, Connection, Engine, inspect, text
 from sqlmodel import Field, SQLModel
 
 
@@ -39,6 +39,8 @@ class AssignmentRecord(SQLModel, table=True):
     bucket: float | None = None
     holdout: bool = False
     assigned_at: int = Field(sa_type=BigInteger)  # epoch µs: 64-bit on every database
+    # The experiment's config version the unit was assigned under (its weights, its dates).
+    version: int | None = None
 
 
 class ExposureRecord(SQLModel, table=True):
@@ -189,13 +191,31 @@ def schema_transaction(engine: Engine) -> Iterator[Connection]:
 
 def create_schema(conn: Connection, dialect: str) -> None:
     """Tables, indexes and the first-exposure trigger; idempotent, and it upgrades a store
-    made before `exposed_units` (or the quarantine's `row_key`) existed. Run it inside
-    `schema_transaction`."""
+    made before `exposed_units` (or the quarantine's `row_key`, or the assignments' `version`)
+    existed. Run it inside `schema_transaction`."""
     upgrading = conn.dialect.has_table(conn, "exposures") and not conn.dialect.has_table(conn, "exposed_units")
     SQLModel.metadata.create_all(conn)
     if "row_key" not in {c["name"] for c in inspect(conn).get_columns("quarantine")}:
         conn.exec_driver_sql("ALTER TABLE quarantine ADD COLUMN row_key VARCHAR")
+    if "version" not in {c["name"] for c in inspect(conn).get_columns("assignments")}:
+        conn.exec_driver_sql("ALTER TABLE assignments ADD COLUMN version INTEGER")
+        backfill_versions(conn)
     for statement in INDEXES + FIRST_EXPOSURE[dialect]:
         conn.exec_driver_sql(statement)
     if upgrading:
         conn.exec_driver_sql(BACKFILL)
+
+
+def backfill_versions(conn: Connection) -> None:
+    """Give each assignment of an older store the version it was assigned under: the latest
+    version registered at or before its `assigned_at` (registration comes first in `assign`),
+    the first version for anything older. One UPDATE per registered version."""
+    from datetime import datetime
+
+    rows = conn.exec_driver_sql("SELECT key, version, registered_at FROM experiments ORDER BY key, version").fetchall()
+    for key, version, registered_at in rows:
+        since = int(datetime.fromisoformat(registered_at).timestamp() * 1_000_000)
+        first = version == min(v for k, v, _ in rows if k == key)
+        condition = "" if first else " AND assigned_at >= :since"
+        conn.execute(text(f"UPDATE assignments SET version = :v WHERE experiment = :k{condition}"),
+                     {"v": version, "k": key, "since": since})

@@ -20,13 +20,14 @@ from liftlab.errors import StoreError
 SCAN_SHARE = 0.25
 KEYS_PER_QUERY = 5_000
 
-LOOKUP_COLUMNS = ("experiment", "unit_id", "segment_stored", "arm_stored", "holdout")
+LOOKUP_COLUMNS = ("experiment", "unit_id", "segment_stored", "arm_stored", "holdout", "version")
 
 
 def stored_assignments(conn: Connection, experiments: np.ndarray, units: np.ndarray,
                         seen: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """The stored assignments of these (experiment, unit) pairs — after a scan, all of the
-    experiment's — as columns experiment, unit_id, segment_stored, arm_stored, holdout.
+    experiment's — as columns experiment, unit_id, segment_stored, arm_stored, holdout and
+    version (the config version each unit was assigned under).
 
     A batch holding a good share of an experiment's units reads all of its assignments in one
     scan; a smaller one looks its units up by primary key, a few thousand per query. `seen`
@@ -54,7 +55,7 @@ def stored_assignments(conn: Connection, experiments: np.ndarray, units: np.ndar
 def _query_assignments(conn: Connection, key: str, wanted: np.ndarray) -> pd.DataFrame:
     """One experiment's assignments of `wanted` units (or all of them, when that is cheaper:
     then `attrs["scanned"]` is set)."""
-    select = "SELECT unit_id, segment, arm, holdout FROM assignments WHERE experiment = :e"
+    select = "SELECT unit_id, segment, arm, holdout, version FROM assignments WHERE experiment = :e"
     # Counting an experiment's assignments costs a scan, so a few units skip straight to keys.
     total = len(wanted) if len(wanted) <= KEYS_PER_QUERY else conn.execute(
         text("SELECT COUNT(*) FROM assignments WHERE experiment = :e"), {"e": key}).scalar_one()
@@ -67,9 +68,9 @@ def _query_assignments(conn: Connection, key: str, wanted: np.ndarray) -> pd.Dat
         for begin in range(0, len(wanted), KEYS_PER_QUERY):
             chosen = list(wanted[begin:begin + KEYS_PER_QUERY])
             rows.extend(fetch_rows(conn, by_key.bindparams(e=key, units=chosen)))
-    table = np.array(rows, dtype=object).reshape(-1, 4)
+    table = np.array(rows, dtype=object).reshape(-1, 5)
     found = pd.DataFrame({"unit_id": table[:, 0], "segment_stored": table[:, 1], "arm_stored": table[:, 2],
-                          "holdout": table[:, 3]})
+                          "holdout": table[:, 3], "version": table[:, 4]})
     found.attrs["scanned"] = scan
     return found
 
