@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -34,7 +35,7 @@ def assign(experiment_file: Path, segments_file: Path, project_path: Path | None
     from liftlab.assignment.arms import assign as assign_customers
     from liftlab.config.diff import diff_configs
     from liftlab.config.loading import load_experiment, load_project
-    from liftlab.stats import srm
+    from liftlab.stats import segment_srm
     from liftlab.store.event_store import EventStore
 
     experiment = load_experiment(experiment_file)
@@ -58,15 +59,16 @@ def assign(experiment_file: Path, segments_file: Path, project_path: Path | None
     active = stored[~stored["holdout"].astype(bool)]
     for campaign in experiment.campaigns:
         rows = active[active["segment"] == campaign.segment]
-        counts = [int((rows["arm"] == arm.key).sum()) for arm in campaign.arms]
-        expected_shares = shares.get(campaign.segment, {})
-        weights = [expected_shares.get(arm.key, 0.0) for arm in campaign.arms]
-        check = srm(counts, weights) if sum(counts) and sum(weights) > 0 else None
+        counts = {arm.key: int((rows["arm"] == arm.key).sum()) for arm in campaign.arms}
+        expected_shares = shares.get(campaign.segment) or {a.key: a.weight for a in campaign.arms}
+        check = segment_srm(campaign.segment, counts, expected_shares)  # the report's own check
+        expected_of = dict(zip(check.arms, check.expected))
         for i, arm in enumerate(campaign.arms):
-            p = "" if check is None or i else f"{check.p_value:.3f}" + (" ⚠" if check.flagged else "")
-            expected = f"{check.expected[i]:,.0f}" if check is not None else "0"
+            p = "" if i or math.isnan(check.p_value) else (
+                f"{check.p_value:.3f}" + (" ⚠" if check.flagged else ""))
+            expected = f"{expected_of.get(arm.key, 0.0):,.0f}"
             table.add_row(campaign.segment, arm.key + (" (control)" if arm.control else ""),
-                          f"{counts[i]:,}", expected, p)
+                          f"{counts[arm.key]:,}", expected, p)
     held = int(stored["holdout"].astype(bool).sum())
     if registered.status == "changed" and previous is not None:
         changes = diff_configs(previous, experiment.to_dict())

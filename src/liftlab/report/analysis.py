@@ -7,7 +7,7 @@ holdout's, and hands them, typed, to `build_report`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 
 from liftlab.aggregate.queries import aggregate, holdout_aggregate
@@ -29,6 +29,7 @@ def analyze(
     until: datetime | None = None,
     margin: float | None = None,
     expected_shares: Mapping[str, Mapping[str, float]] | None = None,
+    allow: Collection[str] = (),
 ) -> Report:
     """The uplift report for `experiment` from what `store` holds.
 
@@ -38,9 +39,11 @@ def analyze(
     checks expect: by default the mix of the stored versions' weights, each weighted by the
     units assigned under it (an edit after assignment never raises a false SRM alarm), or
     the experiment's weights when it was never registered. An experiment that `liftlab
-    validate` rejects is refused (ConfigError with the findings).
+    validate` rejects is refused (ConfigError with the findings); `allow` names rules
+    deliberately overridden (e.g. `("segment",)` for groups that are not lifecycle segments),
+    which then come back as warnings, as in `register_experiment`.
     """
-    check_experiment(experiment)
+    check_experiment(experiment, allow=allow)
     if expected_shares is None and store.experiment_versions(experiment.key):
         expected_shares = store.expected_arm_shares(experiment.key)
     stats = {m.key: aggregate(store, experiment, m, until=until) for m in experiment.metrics}
