@@ -221,34 +221,35 @@ class EventStore:
 
     def log_exposures(
         self, data: pd.DataFrame | Iterable[Mapping[str, Any]], *, source: str | None = None,
-        first_line: int = 2, lines: Sequence[int] | None = None,
+        first_line: int = 2, lines: Sequence[int] | None = None, date_format: str | None = None,
     ) -> LogCounts:
         """Store exposures in bulk. Each must agree with the unit's stored assignment.
 
         `data` is a DataFrame or any iterable of records (read RECORDS_PER_BATCH at a time, so a
         generator of millions never sits in memory whole). `source` and the rows' lines
-        (`lines`, or counted from `first_line`) name where a rejected row came from.
+        (`lines`, or counted from `first_line`) name where a rejected row came from. Timestamps
+        are ISO 8601 (naive = UTC) or epoch seconds, or text in `date_format` (e.g. '%d.%m.%Y').
         """
         total = LogCounts()
         for frame, at in _batches(data, first_line, lines):
-            checked = check_exposures(frame, self._assignment_lookup(frame), lines=at)
+            checked = check_exposures(frame, self._assignment_lookup(frame), lines=at, date_format=date_format)
             total = total + self._store(checked, "exposures", EXPOSURE_COLUMNS, "exposure", source)
         return total
 
     def log_conversions(
         self, data: pd.DataFrame | Iterable[Mapping[str, Any]], *, source: str | None = None,
-        first_line: int = 2, lines: Sequence[int] | None = None,
+        first_line: int = 2, lines: Sequence[int] | None = None, date_format: str | None = None,
     ) -> LogCounts:
         """Store shop events (purchases, visits …) in bulk; `data` as for `log_exposures`."""
         total = LogCounts()
         for frame, at in _batches(data, first_line, lines):
-            checked = check_conversions(frame, lines=at)
+            checked = check_conversions(frame, lines=at, date_format=date_format)
             total = total + self._store(checked, "conversions", CONVERSION_COLUMNS, "conversion", source)
         return total
 
     def log_file(
         self, kind: str, path: str | Path, *, fmt: str | None = None,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Callable[[int, int], None] | None = None, date_format: str | None = None,
     ) -> LogCounts:
         """Log a CSV or JSON Lines file of `kind` "exposures" or "conversions", batch by batch.
 
@@ -262,7 +263,7 @@ class EventStore:
         log = self.log_exposures if kind == "exposures" else self.log_conversions
         total, rows = LogCounts(), 0
         for batch in read_batches(path, fmt, required=REQUIRED_FIELDS[kind]):
-            total = total + log(batch.rows, source=str(path), lines=batch.lines)
+            total = total + log(batch.rows, source=str(path), lines=batch.lines, date_format=date_format)
             total = total + self.reject(kind.removesuffix("s"), batch.broken, source=str(path))
             rows += len(batch.rows) + len(batch.broken)
             if progress is not None:
