@@ -4,7 +4,7 @@ ever read two ways."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -142,6 +142,7 @@ def test_impossible_dates_other_types_and_datetimes() -> None:
     assert parsed.utc[4] == pd.Timestamp("2026-10-05", tz="UTC")  # a naive datetime is UTC
     assert parsed.utc[5] == pd.Timestamp("2026-10-05 14:00", tz="UTC")
     assert parsed.refused[6:].tolist() == [NOT_ISO, NOT_ISO]
+    assert _parse([date(2026, 10, 5)]).iloc[0] == pd.Timestamp("2026-10-05", tz="UTC")  # a date is its midnight
     naive = parse_timestamps(pd.Series(pd.to_datetime(["2026-10-05 12:00"])))
     assert naive.utc[0] == pd.Timestamp("2026-10-05 12:00", tz="UTC")
 

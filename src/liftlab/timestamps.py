@@ -10,7 +10,7 @@ named, a value is accepted only in a form that has one reading:
 - epoch seconds: a number of at least 100,000,000 (nine or more digits before any decimal
   point, so from 1973-03-03), as a number or as text. A shorter number is refused: 20261005
   might be a date written without dashes.
-- datetime values (pandas or Python); naive ones are UTC.
+- datetime or date values (pandas, numpy or Python); naive ones are UTC, a date is midnight.
 
 Anything else is refused with its reason. With a `date_format` (a `strptime` pattern such as
 `%d.%m.%Y`), text and numbers must match that pattern exactly instead; datetime values are
@@ -24,7 +24,7 @@ values, which also refuses dates that do not exist (2026-02-30).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
@@ -313,7 +313,7 @@ def _formatted(values: pd.Series, missing: np.ndarray, date_format: str) -> tupl
     return micros, refused
 
 
-_KINDS = {str: "text", int: "number", float: "number", pd.Timestamp: "moment", datetime: "moment"}
+_KINDS = {str: "text", int: "number", float: "number", pd.Timestamp: "moment", datetime: "moment", date: "moment"}
 
 
 def _kind(value: object) -> str:
@@ -323,7 +323,7 @@ def _kind(value: object) -> str:
         return "other"
     if isinstance(value, int | float | np.integer | np.floating):
         return "number"
-    if isinstance(value, datetime | np.datetime64):
+    if isinstance(value, date | np.datetime64):  # a date is its midnight, UTC
         return "moment"
     return "other"
 

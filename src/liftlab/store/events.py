@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from liftlab.errors import DataError
 from liftlab.timestamps import HINT, parse_timestamps
 EXPOSURE_COLUMNS = ("event_id", "experiment", "unit_id", "segment", "arm", "channel", "ts")
 CONVERSION_COLUMNS = ("event_id", "unit_id", "event", "value", "ts")
@@ -205,7 +206,7 @@ def _line_numbers(n: int, first_line: int, lines: np.ndarray | None) -> np.ndarr
         return np.arange(first_line, first_line + n)
     lines = np.asarray(lines, dtype=np.int64)
     if len(lines) != n:
-        raise ValueError(f"{len(lines)} line numbers for {n} rows")
+        raise DataError(f"{len(lines)} line numbers for {n} rows", field="lines")
     return lines
 
 

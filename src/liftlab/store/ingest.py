@@ -54,10 +54,13 @@ def read_batches(
     row would be refused for the same reason. (JSON Lines records are checked one by one.)
     """
     check_readable(path)
-    if file_format(path, fmt) == "jsonl":
-        yield from _jsonl(path, chunk_records)
-    else:
-        yield from _csv(path, chunk_records, block_bytes, required)
+    try:
+        if file_format(path, fmt) == "jsonl":
+            yield from _jsonl(path, chunk_records)
+        else:
+            yield from _csv(path, chunk_records, block_bytes, required)
+    except OSError as exc:  # unreadable (permissions, a device error): a file problem, not a bug
+        raise DataError(f"cannot read: {exc.strerror or exc}", file=path) from None
 
 
 def check_readable(path: Path) -> None:
