@@ -160,3 +160,43 @@ def test_a_csv_without_a_needed_column_is_refused_whole(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "sends.csv:1" in result.output and "no column 'unit_id'" in result.output
     assert EventStore(db).count("quarantine") == 0  # not a million identical rejections
+
+
+def test_day_first_conversions_are_quarantined_unless_a_format_is_named(tmp_path: Path) -> None:
+    source, db = tmp_path / "conv.csv", f"sqlite:///{tmp_path / 'x.db'}"
+    source.write_text("unit_id,event,value,timestamp\nu1,purchase,5,05/10/2026 10:00\n"
+                      "u2,purchase,5,2026-10-05T10:00:00Z\n")
+    guessed = CliRunner().invoke(cli, ["log", "conversions", str(source), "--db", db])
+    assert guessed.exit_code == 1 and "1 inserted, 0 duplicates, 1 rejected" in guessed.output
+    assert "line 2: unparseable timestamp '05/10/2026 10:00': not ISO 8601 or epoch seconds" in guessed.output
+    store = EventStore(db)
+    quarantined = store.quarantine()
+    assert quarantined["line"].tolist() == [2] and "--date-format" in quarantined["reason"][0]
+    assert store.count("conversions") == 1
+    named = CliRunner().invoke(cli, ["log", "conversions", str(source), "--db", db, "--date-format", "%d/%m/%Y %H:%M"])
+    assert named.exit_code == 1 and "1 inserted" in named.output  # u1 read day-first; the ISO row does not match
+    assert "line 3: unparseable timestamp '2026-10-05T10:00:00Z': does not match the date format" in named.output
+    with store.engine.connect() as conn:
+        ts = conn.exec_driver_sql("SELECT ts FROM conversions WHERE unit_id = 'u1'").scalar_one()
+    assert ts == pd.Timestamp("2026-10-05 10:00", tz="UTC").value // 1000  # 5 October, naive = UTC
+    bad_pattern = CliRunner().invoke(cli, ["log", "conversions", str(source), "--db", db, "--date-format", "%Q"])
+    assert bad_pattern.exit_code == 2 and "date format '%Q' is not a valid pattern" in bad_pattern.output
+
+
+def test_the_api_takes_a_date_format(tmp_path: Path) -> None:
+    store = EventStore(f"sqlite:///{tmp_path / 'x.db'}")
+    rows = pd.DataFrame({"unit_id": ["a", "b"], "event": "purchase", "value": 1.0,
+                         "timestamp": ["28.08.2025", "2025-08-28"]})
+    assert store.log_conversions(rows).rejected == 1  # the ISO row alone
+    counts = store.log_conversions(rows, date_format="%d.%m.%Y")
+    assert counts.inserted == 1 and counts.rejected == 1 and "does not match" in counts.reasons[0]
+
+
+def test_a_directory_is_called_a_directory_and_no_database_is_made(tmp_path: Path) -> None:
+    folder = tmp_path / "some_dir"
+    folder.mkdir()
+    db_file = tmp_path / "x.db"
+    result = CliRunner().invoke(cli, ["log", "exposures", str(folder), "--db", f"sqlite:///{db_file}"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "some_dir: is a directory, not a file" in result.output and "no such file" not in result.output
+    assert not db_file.exists()

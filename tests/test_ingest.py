@@ -122,3 +122,8 @@ def test_batches_report_how_far_they_read(tmp_path: Path, name: str, text: str) 
     positions = [b.position for b in read_batches(source, chunk_records=7, block_bytes=40)]
     assert positions == sorted(positions) and positions[-1] == source.stat().st_size
     assert len(positions) > 1
+
+
+def test_a_directory_is_called_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="is a directory, not a file"):
+        _all(tmp_path)

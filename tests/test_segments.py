@@ -109,21 +109,24 @@ def test_orders_of_unknown_customers_are_counted_not_silently_dropped() -> None:
 
 @pytest.mark.parametrize(
     ("column", "value", "pattern"),
-    [("amount", -5.0, "negative"), ("amount", np.nan, "missing"), ("ordered_at", "soon", "unparseable")],
+    [("amount", -5.0, "negative"), ("amount", np.nan, "missing"), ("ordered_at", "soon", "not ISO 8601")],
 )
-def test_bad_orders_name_column_and_row(column: str, value: object, pattern: str) -> None:
+def test_bad_orders_name_column_and_csv_line(column: str, value: object, pattern: str) -> None:
     customers, orders = _shop({"a": (5, 2, 50.0)})
     orders = orders.astype(object)
     orders.loc[1, column] = value
     with pytest.raises(DataError, match=pattern) as raised:
         segment_customers(customers, orders)
-    assert raised.value.field == f"orders.{column}" and "row 1" in str(raised.value)
+    # Data row 1 is the CSV's line 3 (line 1 is the header), not "row 1".
+    assert raised.value.field == "orders" and f"{column}: 1 {pattern}" in str(raised.value)
+    assert "line 3" in str(raised.value) and "row 1" not in str(raised.value)
 
 
 def test_missing_columns_and_bad_rules(tmp_path: Path) -> None:
     customers, orders = _shop({"a": (5, 2, 50.0)})
-    with pytest.raises(DataError, match="amount"):
+    with pytest.raises(DataError, match="amount") as raised:
         segment_customers(customers, orders.drop(columns=["amount"]))
+    assert raised.value.field == "orders"
     rules = tmp_path / "rules.toml"
     rules.write_text('[[rules]]\nsegment = "whales"\n')
     with pytest.raises(ConfigError, match="whales"):

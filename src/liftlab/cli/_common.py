@@ -36,23 +36,34 @@ def friendly_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path, *, keep_blank_lines: bool = False) -> pd.DataFrame:
     """Read a CSV (or Parquet, when pyarrow is installed) into a DataFrame.
 
-    DataError naming the file when it is missing, empty or not parseable.
+    DataError naming the file when it is missing, a directory, empty or not parseable. With
+    `keep_blank_lines`, a blank line inside a CSV is an empty row (trailing ones are dropped),
+    so data row i is the file's line i + 2 (line 1 the header) unless a quoted field spans
+    lines: what lets `segment` name the line of a bad value.
     """
+    import numpy as np
     import pandas as pd
 
     from liftlab.errors import DataError
 
+    if path.is_dir():
+        raise DataError("is a directory, not a file (name one file inside it)", file=path)
     try:
         if path.suffix.lower() == ".parquet":
             return pd.read_parquet(path)
-        return pd.read_csv(path, dtype={"unit_id": str, "customer_id": str})
+        frame = pd.read_csv(path, dtype={"unit_id": str, "customer_id": str},
+                            skip_blank_lines=not keep_blank_lines)
     except FileNotFoundError:
         raise DataError("no such file", file=path) from None
     except (ValueError, OSError, pd.errors.ParserError, ImportError) as exc:
         raise DataError(f"cannot read: {exc}", file=path) from None
+    if keep_blank_lines and len(frame):
+        filled = np.flatnonzero(frame.notna().any(axis=1).to_numpy())
+        frame = frame.iloc[: filled[-1] + 1 if len(filled) else 0]
+    return frame
 
 
 def console() -> Console:

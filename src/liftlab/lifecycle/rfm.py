@@ -28,6 +28,7 @@ import pandas as pd
 
 from liftlab.errors import ConfigError, DataError
 from liftlab.lifecycle.catalog import STAGE_OF, is_segment
+from liftlab.timestamps import HINT, NOT_ISO, SHORT_NUMBER, parse_one, parse_timestamps
 
 DEFAULT_RULES_FILE = Path(__file__).parent.parent / "data" / "segment_rules.toml"
 
@@ -108,36 +109,117 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], table: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise DataError(
-            f"{table} is missing column(s) {', '.join(missing)} (has: {', '.join(map(str, frame.columns))})",
-            field=f"{table}.{missing[0]}",
+            f"has no column {', '.join(map(repr, missing))} (it has {', '.join(map(repr, map(str, frame.columns)))})",
+            field=table,
         )
 
 
-def _sample(frame: pd.DataFrame, mask: np.ndarray) -> str:
-    rows = frame[mask].head(2)
-    return "; ".join(f"row {i}: {r}" for i, r in zip(rows.index, rows.to_dict("records")))
+class SegmentationWarning(UserWarning):
+    """Something in the input was left out of the segmentation (and counted)."""
 
 
-def _times(frame: pd.DataFrame, column: str, table: str) -> pd.Series:
-    raw = frame[column]
-    parsed = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
-    bad = (parsed.isna() & raw.notna()).to_numpy() | raw.isna().to_numpy()
-    if bad.any():
-        raise DataError(f"{int(bad.sum())} missing or unparseable date(s), e.g. {_sample(frame, bad)}",
-                        field=f"{table}.{column}")
-    return parsed.dt.tz_localize(None)
+@dataclass(frozen=True)
+class InputProblem:
+    """`count` values of one column refused for one reason: the CSV lines of the first few
+    (`lines`) and the first value (`example`; None for missing values)."""
+
+    column: str
+    reason: str
+    count: int
+    lines: tuple[int, ...]
+    example: object = None
+
+    def describe(self) -> str:
+        """'12 negative (first at line 14: -5.0)', '2 missing (lines 7, 9)'."""
+        example = "" if self.example is None else _shown(self.example)
+        if self.count == 1:
+            where = f"line {self.lines[0]}" + (f": {example}" if example else "")
+        elif self.count <= 3:
+            where = f"lines {', '.join(map(str, self.lines))}" + (f"; e.g. {example}" if example else "")
+        else:
+            where = f"first at line {self.lines[0]}" + (f": {example}" if example else "")
+        return f"{self.count} {self.reason} ({where})"
+
+
+#: Data row i of a table is its CSV file's line i + FIRST_LINE (line 1 is the header).
+FIRST_LINE = 2
+
+
+def _shown(value: object) -> str:
+    text = repr(value.item() if isinstance(value, np.generic) else value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _problem(frame: pd.DataFrame, column: str, mask: np.ndarray, reason: str,
+             show: bool = True) -> list[InputProblem]:
+    """The rows of `frame` where `mask` holds, as one problem (or none)."""
+    at = np.flatnonzero(mask)
+    if not len(at):
+        return []
+    example = frame[column].iloc[at[0]] if show else None
+    return [InputProblem(column, reason, len(at), tuple(int(i) + FIRST_LINE for i in at[:3]), example)]
+
+
+def _raise_problems(table: str, problems: list[InputProblem], date_format: str | None) -> None:
+    """One DataError naming every bad column of `table`, with counts per reason."""
+    if not problems:
+        return
+    columns: dict[str, list[InputProblem]] = {}
+    for problem in problems:
+        columns.setdefault(problem.column, []).append(problem)
+    parts = [f"{column}: {', '.join(p.describe() for p in found)}" for column, found in columns.items()]
+    total = sum(p.count for p in problems)
+    message = f"{total} bad value{'s' if total != 1 else ''}: {'; '.join(parts)}"
+    if date_format is None and any(p.reason in _DATE_REASONS for p in problems):
+        message += f"; {HINT}"
+    raise DataError(message, field=table)
+
+
+_DATE_REASONS = {NOT_ISO, SHORT_NUMBER}
+
+
+def _ids(frame: pd.DataFrame) -> list[InputProblem]:
+    return _problem(frame, "customer_id", frame["customer_id"].isna().to_numpy(), "missing", show=False)
+
+
+def _times(frame: pd.DataFrame, column: str, date_format: str | None) -> tuple[pd.Series, list[InputProblem]]:
+    """A date column as naive UTC datetimes (NaT where refused), and its problems."""
+    parsed = parse_timestamps(frame[column], date_format)
+    problems = _problem(frame, column, parsed.missing, "missing", show=False)
+    refused = parsed.refused
+    for reason in pd.unique(refused[parsed.bad]):
+        problems += _problem(frame, column, refused == reason, reason)
+    return parsed.utc.dt.tz_localize(None), problems
+
+
+def _amounts(orders: pd.DataFrame) -> tuple[pd.Series, list[InputProblem]]:
+    raw = orders["amount"]
+    amount = pd.to_numeric(raw, errors="coerce").astype(float)
+    missing = raw.isna().to_numpy()
+    values = amount.to_numpy()
+    with np.errstate(invalid="ignore"):
+        problems = (_problem(orders, "amount", missing, "missing", show=False)
+                    + _problem(orders, "amount", ~missing & np.isnan(values), "not a number")
+                    + _problem(orders, "amount", np.isinf(values), "not finite")
+                    + _problem(orders, "amount", values < 0, "negative"))
+    return amount, problems
 
 
 def _as_of(value: date | datetime | str | None, *candidates: pd.Series) -> pd.Timestamp:
     if value is not None:
+        if isinstance(value, str):
+            stamp = parse_one(value, field="as_of", hint="write it as YYYY-MM-DD").tz_convert("UTC").tz_localize(None)
+            if value.strip() and len(value.strip()) == 10:
+                stamp = stamp.normalize() + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+            return stamp
         stamp = pd.Timestamp(value)
         if stamp.tzinfo is not None:
             stamp = stamp.tz_convert("UTC").tz_localize(None)
         # A date means "as of the end of that day".
-        if isinstance(value, date) and not isinstance(value, datetime) or (isinstance(value, str) and len(value) <= 10):
+        if isinstance(value, date) and not isinstance(value, datetime):
             stamp = stamp.normalize() + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
         return stamp
-    latest = [c.max() for c in candidates if len(c)]
+    latest = [c.max() for c in candidates if len(c) and c.notna().any()]
     return max(latest) if latest else pd.Timestamp.now()
 
 
@@ -171,6 +253,8 @@ def segment_customers(
     visits: pd.DataFrame | None = None,
     as_of: date | datetime | str | None = None,
     rules: Sequence[SegmentRule] | None = None,
+    *,
+    date_format: str | None = None,
 ) -> pd.DataFrame:
     """One row per customer (input order): recency_days, frequency, monetary, r/f/m scores,
     segment and stage.
@@ -178,32 +262,35 @@ def segment_customers(
     customers: `customer_id` and optionally `email_known`; orders: `customer_id`,
     `ordered_at`, `amount` (≥ 0); visits (optional): `customer_id`, `visited_at`. Orders after
     `as_of` (default: the latest order or visit) are ignored. Orders of customers not in
-    `customers` are left out and counted in `result.attrs["warnings"]` (and warned about).
-    Non-buyers get scores 0 and NaN recency / monetary.
+    `customers` are left out and counted in `result.attrs["warnings"]` (and warned about,
+    as a SegmentationWarning). Non-buyers get scores 0 and NaN recency / monetary.
+
+    Dates (`ordered_at`, `visited_at`) are ISO 8601 (naive = UTC) or epoch seconds, as
+    `liftlab.timestamps` reads them, or text in `date_format` (e.g. '%d.%m.%Y'); `as_of` is
+    ISO 8601. Bad input is a DataError per table (`field` the table) naming every bad column
+    with counts per reason and CSV lines: data row i is line i + 2 (line 1 the header, as
+    `DataFrame.to_csv(index=False)` writes it).
     """
     rules = tuple(rules) if rules is not None else DEFAULT_RULES
     check_rules(rules)
     _require(customers, ["customer_id"], "customers")
     _require(orders, ["customer_id", "ordered_at", "amount"], "orders")
-    if customers["customer_id"].isna().any():
-        raise DataError("empty customer_id", field="customers.customer_id")
-    ids = customers["customer_id"].astype(str)
-    if ids.duplicated().any():
-        raise DataError(f"duplicate customer_id, e.g. {ids[ids.duplicated()].iloc[0]!r}",
-                        field="customers.customer_id")
-    amount = pd.to_numeric(orders["amount"], errors="coerce")
-    bad_amount = (amount.isna() | (amount < 0)).to_numpy()
-    if bad_amount.any():
-        raise DataError(
-            f"{int(bad_amount.sum())} order amount(s) missing, not numbers or negative, "
-            f"e.g. {_sample(orders, bad_amount)}",
-            field="orders.amount",
-        )
-    ordered_at = _times(orders, "ordered_at", "orders")
-    visit_times = pd.Series(dtype="datetime64[ns]")
     if visits is not None:
         _require(visits, ["customer_id", "visited_at"], "visits")
-        visit_times = _times(visits, "visited_at", "visits")
+    customers = customers.reset_index(drop=True)
+    orders = orders.reset_index(drop=True)
+    ids = customers["customer_id"].astype(str)
+    repeated = ids.duplicated().to_numpy() & customers["customer_id"].notna().to_numpy()
+    _raise_problems("customers", _ids(customers)
+                    + _problem(customers, "customer_id", repeated, "duplicate"), date_format)
+    amount, amount_problems = _amounts(orders)
+    ordered_at, date_problems = _times(orders, "ordered_at", date_format)
+    _raise_problems("orders", _ids(orders) + amount_problems + date_problems, date_format)
+    visit_times = pd.Series(dtype="datetime64[us]")
+    if visits is not None:
+        visits = visits.reset_index(drop=True)
+        visit_times, problems = _times(visits, "visited_at", date_format)
+        _raise_problems("visits", _ids(visits) + problems, date_format)
     cutoff = _as_of(as_of, ordered_at, visit_times)
 
     order_ids = orders["customer_id"].astype(str)
@@ -215,7 +302,7 @@ def segment_customers(
             f"{int(unknown.sum())} order(s) from {order_ids[unknown].nunique()} customer(s) not in "
             f"customers were left out, e.g. {order_ids[unknown].iloc[0]!r}"
         )
-        warnings.warn(notes[-1], stacklevel=2)
+        warnings.warn(notes[-1], SegmentationWarning, stacklevel=2)
     keep = ~unknown & (ordered_at <= cutoff).to_numpy()
     codes = codes[keep]
     n = len(ids)

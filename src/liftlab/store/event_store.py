@@ -344,21 +344,22 @@ class EventStore:
 
     def log_exposures(
         self, data: pd.DataFrame | Iterable[Mapping[str, Any]], *, source: str | None = None,
-        first_line: int = 2, lines: Sequence[int] | None = None,
+        first_line: int = 2, lines: Sequence[int] | None = None, date_format: str | None = None,
     ) -> LogCounts:
         """Store exposures in bulk. Each must agree with the unit's stored assignment.
 
         `data` is a DataFrame or any iterable of records (read RECORDS_PER_BATCH at a time, so a
         generator of millions never sits in memory whole). `source` and the rows' lines
-        (`lines`, or counted from `first_line`) name where a rejected row came from.
+        (`lines`, or counted from `first_line`) name where a rejected row came from. Timestamps
+        are ISO 8601 (naive = UTC) or epoch seconds, or text in `date_format` (e.g. '%d.%m.%Y').
         """
         total = LogCounts()
         for frame, at in _batches(data, first_line, lines):
             lookup = self._assignment_lookup(frame)
-            checked = check_exposures(frame, lookup, lines=at)
+            checked = check_exposures(frame, lookup, lines=at, date_format=date_format)
             outside, _ = self._outside_dates(checked.valid, lookup)
             if outside.any():  # rare: find those rows' lines, quarantine them, check the rest
-                checked = self._without_outside(frame, at, lookup)
+                checked = self._without_outside(frame, at, lookup, date_format)
             total = total + self._store(checked, "exposures", EXPOSURE_COLUMNS, "exposure", source)
         return total
 
@@ -408,7 +409,9 @@ class EventStore:
                           f"(config version {keyed['version'].iat[i]}, the unit's assignment)")
         return outside, reasons
 
-    def _without_outside(self, frame: pd.DataFrame, at: np.ndarray, lookup: pd.DataFrame) -> Checked:
+    def _without_outside(
+        self, frame: pd.DataFrame, at: np.ndarray, lookup: pd.DataFrame, date_format: str | None
+    ) -> Checked:
         """Check a batch holding exposures outside the experiment's dates: find their rows (each
         row tagged by a position id for one extra check), quarantine them with their line and
         reason, and check the rest as usual."""
@@ -420,13 +423,14 @@ class EventStore:
             tagged["event_id"] = np.where(blank, positions, given.astype(str).to_numpy(dtype=object))
         else:
             tagged["event_id"] = positions
-        probe = check_exposures(tagged, lookup, lines=at).valid
+        probe = check_exposures(tagged, lookup, lines=at, date_format=date_format).valid
         outside, reasons = self._outside_dates(probe, lookup)
         ids = pd.Series(tagged["event_id"].to_numpy(dtype=object))
         why = dict(zip(probe["event_id"][outside], reasons[outside]))
         out = ids.isin(list(why)).to_numpy()
         keep = ~out
-        checked = check_exposures(frame[keep].reset_index(drop=True), lookup, lines=at[keep])
+        checked = check_exposures(frame[keep].reset_index(drop=True), lookup, lines=at[keep],
+                                  date_format=date_format)
         rows = frame[out]
         payload = [json.dumps(record, default=str)
                    for record in rows.astype(object).where(rows.notna(), None).to_dict("records")]
@@ -436,18 +440,18 @@ class EventStore:
 
     def log_conversions(
         self, data: pd.DataFrame | Iterable[Mapping[str, Any]], *, source: str | None = None,
-        first_line: int = 2, lines: Sequence[int] | None = None,
+        first_line: int = 2, lines: Sequence[int] | None = None, date_format: str | None = None,
     ) -> LogCounts:
         """Store shop events (purchases, visits …) in bulk; `data` as for `log_exposures`."""
         total = LogCounts()
         for frame, at in _batches(data, first_line, lines):
-            checked = check_conversions(frame, lines=at)
+            checked = check_conversions(frame, lines=at, date_format=date_format)
             total = total + self._store(checked, "conversions", CONVERSION_COLUMNS, "conversion", source)
         return total
 
     def log_file(
         self, kind: str, path: str | Path, *, fmt: str | None = None,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Callable[[int, int], None] | None = None, date_format: str | None = None,
     ) -> LogCounts:
         """Log a CSV or JSON Lines file of `kind` "exposures" or "conversions", batch by batch.
 
@@ -461,7 +465,7 @@ class EventStore:
         log = self.log_exposures if kind == "exposures" else self.log_conversions
         total, rows = LogCounts(), 0
         for batch in read_batches(path, fmt, required=REQUIRED_FIELDS[kind]):
-            total = total + log(batch.rows, source=str(path), lines=batch.lines)
+            total = total + log(batch.rows, source=str(path), lines=batch.lines, date_format=date_format)
             total = total + self.reject(kind.removesuffix("s"), batch.broken, source=str(path))
             rows += len(batch.rows) + len(batch.broken)
             if progress is not None:

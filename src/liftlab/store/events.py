@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
+from liftlab.errors import DataError
+from liftlab.timestamps import HINT, parse_timestamps
 EXPOSURE_COLUMNS = ("event_id", "experiment", "unit_id", "segment", "arm", "channel", "ts")
 CONVERSION_COLUMNS = ("event_id", "unit_id", "event", "value", "ts")
 # The fields a source must provide (event_id and channel are optional).
@@ -125,71 +126,33 @@ def _blank_or_unstorable(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _ASCII_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"  # every ASCII character str.isspace() accepts
 
 
-def _timestamps(frame: pd.DataFrame, reasons: _Reasons) -> np.ndarray:
-    """Epoch microseconds (UTC) from datetimes, ISO strings or epoch seconds; bad ones rejected."""
+def _timestamps(frame: pd.DataFrame, reasons: _Reasons, date_format: str | None = None) -> np.ndarray:
+    """Epoch microseconds (UTC) by `liftlab.timestamps`' rules: ISO 8601, epoch seconds or
+    datetimes, or text in the named `date_format`; a refused value is rejected with its reason."""
     if "timestamp" not in frame.columns:
         reasons.add(np.ones(len(frame), dtype=bool), "missing field 'timestamp'")
         return np.zeros(len(frame), dtype=np.int64)
     raw = frame["timestamp"]
-    missing = raw.isna().to_numpy()
-    reasons.add(missing, "missing field 'timestamp'")
-    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
-        parsed = pd.to_datetime(raw, unit="s", utc=True, errors="coerce")
-    elif isinstance(raw.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(raw):
-        parsed = pd.to_datetime(raw, utc=True)
-    elif pd.api.types.is_string_dtype(raw) and not pd.api.types.is_object_dtype(raw):
-        parsed = _parse_text(raw)
-    else:
-        # Mixed values (JSON Lines): text parsed as text, numbers as epoch seconds, datetimes as
-        # they are; anything else (lists, objects, booleans) stays unparsed and is rejected.
-        values = raw.to_numpy(dtype=object)
-        kind = np.array([_TIME_KINDS.get(type(v), _time_kind(v)) for v in values.tolist()], dtype=object)
-        parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us, UTC]")
-        for name, convert in (("text", _parse_text),
-                              ("number", lambda part: pd.to_datetime(part.astype(float), unit="s", utc=True, errors="coerce")),
-                              ("moment", lambda part: pd.to_datetime(part, utc=True, errors="coerce"))):
-            chosen = (kind == name) & ~missing
-            if chosen.any():
-                parsed[chosen] = convert(pd.Series(values[chosen], index=raw.index[chosen])).dt.as_unit("us")
-    bad = parsed.isna().to_numpy() & ~missing
-    reasons.add(bad, "unparseable timestamp")
-    if not len(parsed):
+    parsed = parse_timestamps(raw, date_format)
+    reasons.add(parsed.missing, "missing field 'timestamp'")
+    bad = parsed.bad
+    if bad.any():
+        hint = "" if date_format else f"; {HINT}"
+        shown = raw.to_numpy(dtype=object)[bad]
+        message = np.full(len(frame), None, dtype=object)
+        message[bad] = [f"unparseable timestamp {_shown(value)}: {why}{hint}"
+                        for value, why in zip(shown, parsed.refused[bad])]
+        reasons.add(bad, message)
+    if not len(raw):
         return np.zeros(0, dtype=np.int64)
-    micros = parsed.dt.as_unit("us").astype("int64").to_numpy()  # NaT becomes a sentinel
-    return np.where(parsed.isna().to_numpy(), 0, micros).astype(np.int64)
+    micros = parsed.utc.to_numpy(dtype="datetime64[us]").view(np.int64)
+    return np.where(parsed.missing | bad, 0, micros).astype(np.int64)
 
 
-_TIME_KINDS = {str: "text", int: "number", float: "number", pd.Timestamp: "moment", datetime: "moment"}
-
-
-def _time_kind(value: object) -> str:
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, bool | np.bool_):
-        return "other"
-    if isinstance(value, int | float | np.integer | np.floating):
-        return "number"
-    if isinstance(value, datetime | np.datetime64):
-        return "moment"
-    return "other"
-
-
-def _parse_text(raw: pd.Series) -> pd.Series:
-    """Timestamps written as text: ISO 8601 through pandas' fast C parser; of the strings it
-    refuses, numbers of nine or more digits are epoch seconds (so 20261005 stays a date) and
-    the rest go to the lenient parser. A file of ISO stamps never pays for the slow paths."""
-    parsed = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601")
-    retry = parsed.isna().to_numpy() & raw.notna().to_numpy()
-    if retry.any():
-        parsed = parsed.copy()
-        rest = raw[retry].astype(str)
-        epoch = rest.str.fullmatch(r"\s*\d{9,}(\.\d+)?\s*").to_numpy(dtype=bool)
-        if epoch.any():
-            seconds = pd.to_numeric(rest[epoch], errors="coerce")
-            parsed[rest.index[epoch]] = pd.to_datetime(seconds, unit="s", utc=True, errors="coerce")
-        if (~epoch).any():
-            parsed[rest.index[~epoch]] = pd.to_datetime(rest[~epoch], utc=True, errors="coerce", format="mixed")
-    return parsed
+def _shown(value: object) -> str:
+    """A refused value as the message shows it: its repr, cut to 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _combine(hashes: list[np.ndarray]) -> np.ndarray:
@@ -243,7 +206,7 @@ def _line_numbers(n: int, first_line: int, lines: np.ndarray | None) -> np.ndarr
         return np.arange(first_line, first_line + n)
     lines = np.asarray(lines, dtype=np.int64)
     if len(lines) != n:
-        raise ValueError(f"{len(lines)} line numbers for {n} rows")
+        raise DataError(f"{len(lines)} line numbers for {n} rows", field="lines")
     return lines
 
 
@@ -264,14 +227,16 @@ def _rejected(frame: pd.DataFrame, reasons: _Reasons, lines: np.ndarray) -> pd.D
 
 
 def check_exposures(
-    frame: pd.DataFrame, assignments: pd.DataFrame, *, first_line: int = 2, lines: np.ndarray | None = None
+    frame: pd.DataFrame, assignments: pd.DataFrame, *, first_line: int = 2, lines: np.ndarray | None = None,
+    date_format: str | None = None,
 ) -> Checked:
     """Split exposures into storable rows and rejected ones.
 
     `assignments` holds the stored assignments of the experiments in the batch (columns
     experiment, unit_id, segment_stored, arm_stored, holdout; `attrs["registered"]` the keys
     of registered experiments). An exposure must match its unit's assignment: same segment,
-    same arm, and never a global-holdout unit.
+    same arm, and never a global-holdout unit. Timestamps are read as `liftlab.timestamps`
+    says (ISO 8601 or epoch seconds), or in `date_format` when one is named.
     """
     frame = frame.reset_index(drop=True)
     reasons = _Reasons(len(frame))
@@ -285,7 +250,7 @@ def check_exposures(
     )
     reasons.add(_blank_or_unstorable(channel)[1],
                 "field 'channel' holds a NUL or a character that is not Unicode text")
-    ts = _timestamps(frame, reasons)
+    ts = _timestamps(frame, reasons, date_format)
     _check_event_ids(frame, reasons)
 
     registered = assignments.attrs.get("registered", set())
@@ -349,8 +314,10 @@ def _messages(mask: np.ndarray, text: str, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def check_conversions(frame: pd.DataFrame, *, first_line: int = 2, lines: np.ndarray | None = None) -> Checked:
-    """Split conversions into storable rows and rejected ones (value must be a finite number ≥ 0)."""
+def check_conversions(frame: pd.DataFrame, *, first_line: int = 2, lines: np.ndarray | None = None,
+                      date_format: str | None = None) -> Checked:
+    """Split conversions into storable rows and rejected ones (value must be a finite number ≥ 0;
+    timestamps as for `check_exposures`)."""
     frame = frame.reset_index(drop=True)
     reasons = _Reasons(len(frame))
     unit = _text(frame, "unit_id", reasons)
@@ -368,7 +335,7 @@ def check_conversions(frame: pd.DataFrame, *, first_line: int = 2, lines: np.nda
     else:
         reasons.add(np.ones(len(frame), dtype=bool), "missing field 'value'")
         values = np.zeros(len(frame))
-    ts = _timestamps(frame, reasons)
+    ts = _timestamps(frame, reasons, date_format)
     _check_event_ids(frame, reasons)
     good = ~reasons.bad
     normalised = pd.DataFrame({"unit_id": unit[good], "event": name[good], "value": values[good], "ts": ts[good]})

@@ -53,12 +53,22 @@ def read_batches(
     A CSV header that lacks a `required` column is a DataError before any row is read: every
     row would be refused for the same reason. (JSON Lines records are checked one by one.)
     """
+    check_readable(path)
+    try:
+        if file_format(path, fmt) == "jsonl":
+            yield from _jsonl(path, chunk_records)
+        else:
+            yield from _csv(path, chunk_records, block_bytes, required)
+    except OSError as exc:  # unreadable (permissions, a device error): a file problem, not a bug
+        raise DataError(f"cannot read: {exc.strerror or exc}", file=path) from None
+
+
+def check_readable(path: Path) -> None:
+    """DataError unless `path` is a file: a directory is called a directory, not missing."""
+    if path.is_dir():
+        raise DataError("is a directory, not a file (name one file inside it)", file=path)
     if not path.is_file():
-        raise DataError("no such file", file=path)
-    if file_format(path, fmt) == "jsonl":
-        yield from _jsonl(path, chunk_records)
-    else:
-        yield from _csv(path, chunk_records, block_bytes, required)
+        raise DataError("no such file" if not path.exists() else "is not a regular file", file=path)
 
 
 def _text_lines(path: Path, broken: list[tuple[int, str, str]], *, offset: int = 0,
