@@ -31,7 +31,8 @@ if TYPE_CHECKING:
               help="Show only this segment (repeatable; 'all' for the pooled rows).")
 @click.option("--metric", "metrics", multiple=True, help="Show only this metric (repeatable).")
 @click.option("--margin", type=click.FloatRange(0, 1, min_open=True), default=None,
-              help="Gross margin for profit and ROI when the experiment declares none.")
+              help="Gross margin for profit and ROI when the experiment declares none "
+                   "(default: `[defaults] margin` of the folder's liftlab.toml).")
 @friendly_errors
 def analyze(
     experiment_file: Path, db_url: str, fmt: str, out: Path | None, alpha: float,
@@ -57,7 +58,10 @@ def analyze(
         experiment = load_experiment(experiment_file)
         # The rules `validate` runs on this file (with its folder's liftlab.toml): exit 1
         # before the store is even opened.
-        gate(experiment, project=load_project(experiment_file.parent), source=experiment_file)
+        project = load_project(experiment_file.parent)
+        gate(experiment, project=project, source=experiment_file)
+        if margin is None:  # the project's `[defaults] margin`, when the experiment sets none
+            margin = project.default_margin
         store = EventStore(db_url)
         warn_drift(store, experiment, experiment_file)
     else:

@@ -80,7 +80,8 @@ _ARM = {
     "control": _Field("bool"),
     "description": _Field("str"),
 }
-_PROJECT = {"name": _Field("str"), "holdout": _Field("table")}
+_PROJECT = {"name": _Field("str"), "holdout": _Field("table"), "defaults": _Field("table")}
+_DEFAULTS = {"margin": _Field("float")}
 _HOLDOUT = {"fraction": _Field("float", required=True), "salt": _Field("str"), "hash_version": _Field("int")}
 
 
@@ -346,6 +347,7 @@ def read_project_file(
     reader = _Reader(file, locator)
     top = reader.take(data, _PROJECT, "")
     holdout = reader.take(top.get("holdout", {}), _HOLDOUT, "holdout") if "holdout" in top else {}
+    defaults_table = reader.take(top.get("defaults", {}), _DEFAULTS, "defaults") if "defaults" in top else {}
     if reader.missing:
         return None, reader.missing, locator
     defaults = Project()
@@ -354,6 +356,7 @@ def read_project_file(
             holdout_fraction=holdout.get("fraction", defaults.holdout_fraction),
             holdout_salt=holdout.get("salt", defaults.holdout_salt),
             hash_version=holdout.get("hash_version", defaults.hash_version),
+            default_margin=defaults_table.get("margin", defaults.default_margin),
         ),
         [],
         locator,

@@ -143,12 +143,15 @@ class Experiment:
 
 @dataclass(frozen=True)
 class Project:
-    """Project-wide settings from `experiments/liftlab.toml`: the global holdout.
+    """Project-wide settings from `experiments/liftlab.toml`: the global holdout and defaults.
 
     A `holdout_fraction` of all customers, drawn by its own salt before any experiment, gets no
     campaign at all; comparing everyone else with them measures the whole programme.
+    `default_margin` (`[defaults] margin`) is the gross margin for profit and ROI of any
+    experiment that declares none; without either, ROI is not computed.
     """
 
     holdout_fraction: float = 0.0
     holdout_salt: str = "liftlab-global-holdout"
     hash_version: int = 2
+    default_margin: float | None = None

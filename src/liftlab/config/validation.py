@@ -238,6 +238,10 @@ def _project_rules(project: Project, file: str, locator: KeyLocator | None) -> l
         findings.append(_located(file, locator, "holdout.hash_version",
                                  f"hash_version {project.hash_version} is not 1 or 2",
                                  "hash_version"))
+    margin = project.default_margin
+    if margin is not None and not (0.0 < margin <= 1.0):
+        findings.append(_located(file, locator, "defaults.margin",
+                                 f"margin {margin} must be in (0, 1]", "margin"))
     return findings
 
 
