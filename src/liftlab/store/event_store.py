@@ -2,7 +2,9 @@
 
 SQLite by default (one file, WAL mode, a busy timeout so several processes can log at once)
 or PostgreSQL, through sqlmodel / SQLAlchemy. The tables and the trigger that keeps each
-unit's first exposure live in `schema.py`; the compiled, dialect-aware bulk SQL in `sqlio.py`.
+unit's first exposure live in `schema.py`; the compiled, dialect-aware bulk SQL in `sqlio.py`;
+the exposure-date rule in `exposure_dates.py`; the SRM's expected shares across config
+versions in `shares.py`; the records handed back in `records.py`.
 Bulk logging runs one DBAPI `executemany` per chunk, one transaction each, never
 object-by-object ORM adds.
 
@@ -19,7 +21,6 @@ import itertools
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,9 @@ from liftlab.store.events import (
     check_conversions,
     check_exposures,
 )
+from liftlab.store.exposure_dates import outside_dates, without_outside
 from liftlab.store.ingest import read_batches
+from liftlab.store.records import AssignmentCounts, ExperimentVersion, LogCounts, RegisterResult
 from liftlab.store.schema import (
     FIRST_EXPOSURE,
     AssignmentRecord,
@@ -51,71 +54,11 @@ from liftlab.store.schema import (
     schema_transaction,
     sqlite_pragmas,
 )
+from liftlab.store.shares import mix_arm_shares
 from liftlab.store.urls import parse_store_url, shown
 from liftlab.store.sqlio import LOOKUP_COLUMNS, insert_ignoring, stored_assignments
 
 CHUNK_ROWS = 50_000
-
-
-@dataclass(frozen=True)
-class RegisterResult:
-    """Whether a config was new, the same as the stored one, or changed (a new version)."""
-
-    key: str
-    status: str  # "new" | "unchanged" | "changed"
-    version: int
-    config_hash: str
-
-
-@dataclass(frozen=True)
-class ExperimentVersion:
-    """One stored version of an experiment's config and how many units were assigned under it."""
-
-    version: int
-    registered_at: str
-    config_hash: str
-    config: dict[str, Any]
-    assigned: int = 0
-
-
-@dataclass(frozen=True)
-class AssignmentCounts:
-    """Sticky save: new rows, rows already stored with the same arm, and rows whose stored arm
-    differs from the one offered now (kept as stored, reported here)."""
-
-    inserted: int
-    unchanged: int
-    conflicting: int
-    conflicts: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class LogCounts:
-    """What one logging call did: stored, already there, refused (with the first reasons)."""
-
-    inserted: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    reasons: tuple[str, ...] = field(default_factory=tuple)
-
-    def __add__(self, other: LogCounts) -> LogCounts:
-        reasons = (self.reasons + other.reasons)[:10]
-        return LogCounts(
-            self.inserted + other.inserted,
-            self.duplicates + other.duplicates,
-            self.rejected + other.rejected,
-            reasons,
-        )
-
-
-def _arm_weights(config: Mapping[str, Any]) -> dict[str, dict[str, float]]:
-    """segment → arm → weight of one stored config."""
-    return {c["segment"]: {a["key"]: float(a["weight"]) for a in c["arms"]} for c in config.get("campaigns", [])}
-
-
-def _or_open(end: Any) -> str:
-    """An end date as printed: 'open' when the experiment has none."""
-    return "open" if end is None or (isinstance(end, float) and np.isnan(end)) else str(end)
 
 
 def _masked(exc: BaseException, url: URL) -> str:
@@ -312,7 +255,6 @@ class EventStore:
         versions = {v.version: v.config for v in self.experiment_versions(experiment_key)}
         if not versions:
             raise StoreError(f"experiment {experiment_key!r} is not registered in {self.shown_url}")
-        latest = max(versions)
         if population == "assigned":
             query = ("SELECT segment, version, COUNT(*) AS n FROM assignments WHERE experiment = :k "
                      "AND holdout = :f GROUP BY segment, version")
@@ -322,23 +264,7 @@ class EventStore:
                      "WHERE u.experiment = :k AND a.holdout = :f GROUP BY a.segment, a.version")
         with self.engine.connect() as conn:
             counts = conn.execute(text(query), {"k": experiment_key, "f": False}).fetchall()
-        weights = {v: _arm_weights(config) for v, config in versions.items()}
-        mixed: dict[str, dict[str, float]] = {}
-        units: dict[str, float] = {}
-        for segment, version, n in counts:
-            arms = weights.get(latest if version is None else int(version), {}).get(segment, {})
-            share = mixed.setdefault(segment, {})
-            for arm, weight in arms.items():
-                share[arm] = share.get(arm, 0.0) + n * weight
-            units[segment] = units.get(segment, 0.0) + n
-        result = {segment: {arm: value / units[segment] for arm, value in share.items()}
-                  for segment, share in mixed.items()}
-        for segment, arms in weights[latest].items():
-            result.setdefault(segment, dict(arms))
-        for segment, arms in weights[latest].items():  # arms only a later version declares: 0
-            for arm in arms:
-                result[segment].setdefault(arm, 0.0)
-        return result
+        return mix_arm_shares(versions, counts)
 
     # -- events --------------------------------------------------------------------------------
 
@@ -357,86 +283,11 @@ class EventStore:
         for frame, at in _batches(data, first_line, lines):
             lookup = self._assignment_lookup(frame)
             checked = check_exposures(frame, lookup, lines=at, date_format=date_format)
-            outside, _ = self._outside_dates(checked.valid, lookup)
+            outside, _ = outside_dates(self.engine, checked.valid, lookup)
             if outside.any():  # rare: find those rows' lines, quarantine them, check the rest
-                checked = self._without_outside(frame, at, lookup, date_format)
+                checked = without_outside(self.engine, frame, at, lookup, date_format)
             total = total + self._store(checked, "exposures", EXPOSURE_COLUMNS, "exposure", source)
         return total
-
-    def _windows(self, keys: Iterable[str]) -> pd.DataFrame:
-        """Each stored version's dates as epoch µs: experiment, version, low, high (exclusive:
-        the whole `end` day counts; no end is open), start, end (ISO), and `latest`."""
-        rows = []
-        with self.engine.connect() as conn:
-            for key in keys:
-                for version, config in conn.execute(
-                        text("SELECT version, config FROM experiments WHERE key = :k"), {"k": key}).fetchall():
-                    dates = json.loads(config)
-                    start, end = dates.get("start"), dates.get("end")
-                    low = pd.Timestamp(start, tz="UTC").value // 1000 if start else np.iinfo(np.int64).min
-                    high = ((pd.Timestamp(end, tz="UTC") + pd.Timedelta(days=1)).value // 1000
-                            if end else np.iinfo(np.int64).max)
-                    rows.append((key, int(version), low, high, start, end))
-        frame = pd.DataFrame(rows, columns=["experiment", "version", "low", "high", "start", "end"])
-        frame["latest"] = frame.groupby("experiment")["version"].transform("max") == frame["version"]
-        return frame
-
-    def _outside_dates(self, valid: pd.DataFrame, lookup: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Which checked exposures fall outside their experiment's [start, end] — the dates of
-        the version the unit was assigned under — and the reason for each (vectorised)."""
-        none = np.zeros(len(valid), dtype=bool)
-        if not len(valid):
-            return none, np.zeros(0, dtype=object)
-        windows = self._windows(pd.unique(valid["experiment"]))
-        if not len(windows):
-            return none, np.full(len(valid), None, dtype=object)
-        stored = lookup[["experiment", "unit_id", "version"]].drop_duplicates(["experiment", "unit_id"])
-        keyed = valid[["experiment", "unit_id", "ts"]].merge(stored, on=["experiment", "unit_id"], how="left")
-        latest = windows[windows["latest"]].set_index("experiment")["version"]
-        version = pd.to_numeric(keyed["version"], errors="coerce")
-        version = version.fillna(keyed["experiment"].map(latest)).astype("Int64")
-        keyed = keyed.assign(version=version).merge(windows, on=["experiment", "version"], how="left")
-        ts = keyed["ts"].to_numpy(dtype=np.int64)
-        known = keyed["low"].notna().to_numpy()
-        low = keyed["low"].fillna(0).to_numpy(dtype=np.int64)
-        high = keyed["high"].fillna(0).to_numpy(dtype=np.int64)
-        outside = known & ((ts < low) | (ts >= high))
-        reasons = np.full(len(valid), None, dtype=object)
-        for i in np.flatnonzero(outside):
-            when = pd.Timestamp(int(ts[i]), unit="us", tz="UTC").isoformat()
-            reasons[i] = (f"exposure at {when} is outside the experiment's dates "
-                          f"[{keyed['start'].iat[i]}, {_or_open(keyed['end'].iat[i])}] "
-                          f"(config version {keyed['version'].iat[i]}, the unit's assignment)")
-        return outside, reasons
-
-    def _without_outside(
-        self, frame: pd.DataFrame, at: np.ndarray, lookup: pd.DataFrame, date_format: str | None
-    ) -> Checked:
-        """Check a batch holding exposures outside the experiment's dates: find their rows (each
-        row tagged by a position id for one extra check), quarantine them with their line and
-        reason, and check the rest as usual."""
-        tagged = frame.copy()
-        positions = np.array([f"__liftlab_row_{i}" for i in range(len(frame))], dtype=object)
-        if "event_id" in frame.columns:
-            given = frame["event_id"]
-            blank = given.isna().to_numpy() | (given.astype(str).str.strip() == "").to_numpy()
-            tagged["event_id"] = np.where(blank, positions, given.astype(str).to_numpy(dtype=object))
-        else:
-            tagged["event_id"] = positions
-        probe = check_exposures(tagged, lookup, lines=at, date_format=date_format).valid
-        outside, reasons = self._outside_dates(probe, lookup)
-        ids = pd.Series(tagged["event_id"].to_numpy(dtype=object))
-        why = dict(zip(probe["event_id"][outside], reasons[outside]))
-        out = ids.isin(list(why)).to_numpy()
-        keep = ~out
-        checked = check_exposures(frame[keep].reset_index(drop=True), lookup, lines=at[keep],
-                                  date_format=date_format)
-        rows = frame[out]
-        payload = [json.dumps(record, default=str)
-                   for record in rows.astype(object).where(rows.notna(), None).to_dict("records")]
-        extra = pd.DataFrame({"line": at[out], "reason": [why[i] for i in ids[out]], "payload": payload})
-        rejected = pd.concat([checked.rejected, extra], ignore_index=True).sort_values("line", kind="stable")
-        return Checked(checked.valid, rejected.reset_index(drop=True))
 
     def log_conversions(
         self, data: pd.DataFrame | Iterable[Mapping[str, Any]], *, source: str | None = None,
