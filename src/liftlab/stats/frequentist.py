@@ -62,6 +62,7 @@ number is missing:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
@@ -95,6 +96,29 @@ class FrequentistResult:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict; intervals become two-element lists."""
         return _to_plain(asdict(self))
+
+    @classmethod
+    def from_batch(
+        cls, out: Mapping[str, float], alpha: float, notes: tuple[str, ...] = ()
+    ) -> FrequentistResult:
+        """One comparison from a `*_batch` dict of floats (keys as `frequentist_batch`)."""
+        return cls(
+            n_control=out["n_control"],
+            n_treatment=out["n_treatment"],
+            mean_control=out["mean_control"],
+            mean_treatment=out["mean_treatment"],
+            abs_uplift=out["abs_uplift"],
+            abs_ci=(out["abs_low"], out["abs_high"]),
+            abs_se=out["abs_se"],
+            rel_uplift=out["rel_uplift"],
+            rel_ci=(out["rel_low"], out["rel_high"]),
+            rel_se=out["rel_se"],
+            p_value=out["p_value"],
+            rel_p_value=out["rel_p_value"],
+            df=out["df"],
+            alpha=float(alpha),
+            notes=tuple(notes),
+        )
 
 
 class Moments(NamedTuple):
@@ -243,23 +267,7 @@ def frequentist(control: Sample, treatment: Sample, *, alpha: float = 0.05) -> F
     Satterthwaite (1946); delta method on the log of a ratio of independent means.
     """
     out = {k: float(v) for k, v in frequentist_batch(control, treatment, alpha=alpha).items()}
-    return FrequentistResult(
-        n_control=out["n_control"],
-        n_treatment=out["n_treatment"],
-        mean_control=out["mean_control"],
-        mean_treatment=out["mean_treatment"],
-        abs_uplift=out["abs_uplift"],
-        abs_ci=(out["abs_low"], out["abs_high"]),
-        abs_se=out["abs_se"],
-        rel_uplift=out["rel_uplift"],
-        rel_ci=(out["rel_low"], out["rel_high"]),
-        rel_se=out["rel_se"],
-        p_value=out["p_value"],
-        rel_p_value=out["rel_p_value"],
-        df=out["df"],
-        alpha=float(alpha),
-        notes=degenerate_notes(control, treatment),
-    )
+    return FrequentistResult.from_batch(out, alpha, degenerate_notes(control, treatment))
 
 
 def degenerate_notes(control: Sample, treatment: Sample) -> tuple[str, ...]:

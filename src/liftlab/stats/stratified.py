@@ -139,20 +139,4 @@ def stratified(
         notes.append("control mean is 0: relative uplift is undefined")
     elif not out["mean_treatment"] > 0 or not out["mean_control"] > 0:
         notes.append("a mean is not positive: the relative interval (log scale) is undefined")
-    return FrequentistResult(
-        n_control=out["n_control"],
-        n_treatment=out["n_treatment"],
-        mean_control=out["mean_control"],
-        mean_treatment=out["mean_treatment"],
-        abs_uplift=out["abs_uplift"],
-        abs_ci=(out["abs_low"], out["abs_high"]),
-        abs_se=out["abs_se"],
-        rel_uplift=out["rel_uplift"],
-        rel_ci=(out["rel_low"], out["rel_high"]),
-        rel_se=out["rel_se"],
-        p_value=out["p_value"],
-        rel_p_value=out["rel_p_value"],
-        df=out["df"],
-        alpha=float(alpha),
-        notes=tuple(notes),
-    )
+    return FrequentistResult.from_batch(out, alpha, tuple(notes))
