@@ -82,8 +82,8 @@ def test_timeline_ends_where_a_cut_off_on_its_last_day_ends(demo_run, experiment
     from datetime import UTC, datetime, time, timedelta
 
     from liftlab.aggregate.queries import aggregate
-    from liftlab.report.timeline import timeline
     from liftlab.config.loading import load_experiments
+    from liftlab.report.timeline import timeline
     from liftlab.stats import Sample, frequentist
     from liftlab.store.event_store import EventStore
 

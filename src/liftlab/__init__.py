@@ -4,18 +4,18 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from liftlab.report.analysis import analyze
 from liftlab.assignment.arms import Assignment, AssignmentResult, assign, assign_one
-from liftlab.config.model import Arm, Campaign, Experiment, Metric, Project
-from liftlab.errors import ConfigError, DataError, LiftlabError, StoreError
 from liftlab.assignment.hashing import bucket, bucket_many
-from liftlab.lifecycle.catalog import SEGMENT_NAMES, SEGMENTS, STAGES
 from liftlab.config.loading import load_experiment, load_experiments, load_project
+from liftlab.config.model import Arm, Campaign, Experiment, Metric, Project
+from liftlab.config.validation import validate_experiment, validate_paths
+from liftlab.errors import ConfigError, DataError, LiftlabError, StoreError
+from liftlab.lifecycle.catalog import SEGMENT_NAMES, SEGMENTS, STAGES
+from liftlab.lifecycle.rfm import segment_customers
+from liftlab.report.analysis import analyze
 from liftlab.report.build import build_report
 from liftlab.report.records import Report, Verdict
-from liftlab.lifecycle.rfm import segment_customers
 from liftlab.store.event_store import EventStore
-from liftlab.config.validation import validate_experiment, validate_paths
 
 __all__ = [
     "SEGMENTS",
@@ -33,8 +33,8 @@ __all__ = [
     "Metric",
     "Project",
     "Report",
-    "Verdict",
     "StoreError",
+    "Verdict",
     "__version__",
     "analyze",
     "assign",

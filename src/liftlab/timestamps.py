@@ -61,7 +61,7 @@ class ParsedTimes:
     @property
     def bad(self) -> np.ndarray:
         """Values present but refused."""
-        return self.refused != None  # noqa: E711 — element-wise over an object array
+        return self.refused != None
 
 
 def parse_timestamps(values: pd.Series, date_format: str | None = None) -> ParsedTimes:

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from liftlab.assignment.hashing import bucket, bucket_many
 from liftlab.config.findings import Finding
 from liftlab.config.model import Campaign, Experiment, Project
 from liftlab.config.validation import check_experiment
 from liftlab.errors import DataError
-from liftlab.assignment.hashing import bucket, bucket_many
 from liftlab.lifecycle.catalog import SEGMENT_NAMES
 
 ASSIGNMENT_COLUMNS = ("experiment", "unit_id", "segment", "arm", "bucket", "holdout")

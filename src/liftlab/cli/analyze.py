@@ -48,10 +48,10 @@ def analyze(
     SRM check, incremental conversions and revenue, cost and ROI; totals and the global
     holdout comparison. HTML is self-contained, with charts.
     """
-    from liftlab.report.analysis import analyze as run_analysis
     from liftlab.config.loading import experiment_from_dict, load_experiment, load_project
-    from liftlab.report.timeline import timeline
+    from liftlab.report.analysis import analyze as run_analysis
     from liftlab.report.render import render, to_table
+    from liftlab.report.timeline import timeline
     from liftlab.store.event_store import EventStore
 
     if experiment_file.exists():

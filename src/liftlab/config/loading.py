@@ -16,10 +16,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from liftlab.config.model import Arm, Campaign, Experiment, Metric, Project
-from liftlab.errors import ConfigError
 from liftlab.config.findings import Finding
+from liftlab.config.model import Arm, Campaign, Experiment, Metric, Project
 from liftlab.config.tomlfile import KeyLocator, read_toml
+from liftlab.errors import ConfigError
 
 #: The project-level settings file inside an experiments folder.
 PROJECT_FILE = "liftlab.toml"

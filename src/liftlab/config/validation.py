@@ -13,12 +13,17 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-from liftlab.config.model import HASH_VERSIONS, METRIC_KINDS, Experiment, Project
-from liftlab.errors import ConfigError
 from liftlab.config.findings import Finding, Severity
-from liftlab.lifecycle.catalog import SEGMENT_NAMES, is_segment
-from liftlab.config.loading import PROJECT_FILE, experiment_files, read_experiment_file, read_project_file
+from liftlab.config.loading import (
+    PROJECT_FILE,
+    experiment_files,
+    read_experiment_file,
+    read_project_file,
+)
+from liftlab.config.model import HASH_VERSIONS, METRIC_KINDS, Experiment, Project
 from liftlab.config.tomlfile import KeyLocator, read_toml
+from liftlab.errors import ConfigError
+from liftlab.lifecycle.catalog import SEGMENT_NAMES, is_segment
 
 #: Arm weights must sum to 1 within this tolerance.
 WEIGHT_TOLERANCE = 1e-9

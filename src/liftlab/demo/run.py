@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from liftlab.report.analysis import analyze
-from liftlab.report.timeline import timeline
 from liftlab.assignment.arms import assign
 from liftlab.config.loading import load_experiments, load_project
-from liftlab.report.render import to_html
-from liftlab.report.records import Report
-from liftlab.lifecycle.rfm import segment_customers
 from liftlab.demo.simulate import simulate_campaign, simulate_shop
+from liftlab.lifecycle.rfm import segment_customers
+from liftlab.report.analysis import analyze
+from liftlab.report.records import Report
+from liftlab.report.render import to_html
+from liftlab.report.timeline import timeline
 from liftlab.store.event_store import EventStore
 
 #: The planted truth: relative uplift in purchase probability per segment and arm.

@@ -24,8 +24,8 @@ from liftlab.report.pooling import METHOD_NOTE, Shrunk, shrunk_effects
 from liftlab.report.records import NO_INTERVAL, Interval, Report, Result, Verdict
 from liftlab.report.totals import totals
 from liftlab.report.value import MARGIN_NOTE, campaign_values
-from liftlab.stats import SegmentSrm
 from liftlab.report.verdicts import Adjusted, adjust_rows, decide, verdict_note
+from liftlab.stats import SegmentSrm
 
 
 def _scaled(interval: Interval, factor: float) -> Interval:

@@ -27,8 +27,8 @@ from liftlab.stats.multiple import (
 )
 from liftlab.stats.power import Mde, SampleSize, mde, sample_size
 from liftlab.stats.samples import CovariateSample, Sample
-from liftlab.stats.shrinkage import ShrinkageResult, shrink
 from liftlab.stats.sequential import SequentialResult, sequential, sequential_batch
+from liftlab.stats.shrinkage import ShrinkageResult, shrink
 from liftlab.stats.srm import SrmResult, srm
 from liftlab.stats.stratified import stratified, stratified_batch
 

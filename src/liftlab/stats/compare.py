@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+
 from liftlab.errors import LiftlabError
 from liftlab.stats.bayesian import BayesianResult, Kind, bayesian
 from liftlab.stats.cuped import cuped
@@ -30,6 +31,7 @@ from liftlab.stats.power import mde
 from liftlab.stats.samples import CovariateSample, Sample
 from liftlab.stats.sequential import SequentialResult, sequential
 from liftlab.stats.srm import srm
+
 
 @dataclass(frozen=True)
 class Comparison:

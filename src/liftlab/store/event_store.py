@@ -55,8 +55,8 @@ from liftlab.store.schema import (
     sqlite_pragmas,
 )
 from liftlab.store.shares import mix_arm_shares
-from liftlab.store.urls import parse_store_url, shown
 from liftlab.store.sqlio import LOOKUP_COLUMNS, insert_ignoring, stored_assignments
+from liftlab.store.urls import parse_store_url, shown
 
 CHUNK_ROWS = 50_000
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from liftlab.errors import DataError
 from liftlab.timestamps import HINT, parse_timestamps
+
 EXPOSURE_COLUMNS = ("event_id", "experiment", "unit_id", "segment", "arm", "channel", "ts")
 CONVERSION_COLUMNS = ("event_id", "unit_id", "event", "value", "ts")
 # The fields a source must provide (event_id and channel are optional).
