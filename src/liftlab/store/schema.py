@@ -8,6 +8,9 @@ by an earlier version.
 
 from __future__ import annotations
 
+import sqlite3
+import time
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -152,8 +155,17 @@ SQLITE_CACHE_KIB = 65_536
 
 def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=60000")
+    # Switching a new file to WAL can answer "database is locked" at once, without waiting on
+    # the busy handler, while another process is switching it too: try again briefly.
+    for attempt in range(50):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 49:
+                raise
+            time.sleep(0.05 * (attempt + 1))
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
