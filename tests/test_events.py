@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liftlab.store.events import check_conversions, check_exposures
+from liftlab.store.ingest import records_frame
 
 junk = st.one_of(
     st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True, allow_infinity=True),
@@ -28,7 +29,7 @@ conversion_rows = st.lists(
 @settings(max_examples=150, deadline=None)
 @given(conversion_rows)
 def test_conversion_checks_never_raise(rows: list[dict]) -> None:
-    checked = check_conversions(pd.DataFrame(rows), first_line=1)
+    checked = check_conversions(records_frame(rows), first_line=1)
     assert len(checked.valid) + len(checked.rejected) == len(rows)
     assert sorted(checked.rejected["line"]) == list(checked.rejected["line"])
     assert checked.valid["value"].map(lambda v: math.isfinite(v) and v >= 0).all()
@@ -48,6 +49,6 @@ def test_exposure_checks_never_raise(rows: list[dict]) -> None:
     assignments = pd.DataFrame({"experiment": ["e"], "unit_id": ["u"], "segment_stored": ["at_risk"],
                                 "arm_stored": ["control"], "holdout": [False]})
     assignments.attrs["registered"] = {"e"}
-    checked = check_exposures(pd.DataFrame(rows), assignments, first_line=1)
+    checked = check_exposures(records_frame(rows), assignments, first_line=1)
     assert len(checked.valid) + len(checked.rejected) == len(rows)
     assert (checked.valid["unit_id"] == "u").all() and (checked.valid["arm"] == "control").all()

@@ -332,6 +332,10 @@ def _mixed(values: pd.Series, missing: np.ndarray, date_format: str | None) -> t
     """An object column (JSON Lines, records): each value read by its type."""
     raw = values.to_numpy(dtype=object)
     kind = np.array([_KINDS.get(type(v)) or _kind(v) for v in raw.tolist()], dtype=object)
+    # A lone surrogate (JSON "\\ud800") is not text any string column can hold: refused by name.
+    unicode = np.array([not (k == "text" and not v.isascii() and not _encodable(v))
+                        for k, v in zip(kind.tolist(), raw.tolist())], dtype=bool)
+    kind[~unicode] = "not unicode"
     micros = np.full(len(values), _NAT, dtype=np.int64)
     refused = np.full(len(values), None, dtype=object)
     for name in ("text", "number", "moment"):
@@ -351,4 +355,13 @@ def _mixed(values: pd.Series, missing: np.ndarray, date_format: str | None) -> t
         micros[chosen], refused[chosen] = at, why
     other = (kind == "other") & ~missing
     refused[other] = [f"{NOT_A_TIME} (a {type(v).__name__})" for v in raw[other]]
+    refused[~unicode & ~missing] = "holds a character that is not Unicode text"
     return micros, refused
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

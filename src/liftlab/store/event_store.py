@@ -44,7 +44,7 @@ from liftlab.store.events import (
     check_exposures,
 )
 from liftlab.store.exposure_dates import outside_dates, without_outside
-from liftlab.store.ingest import read_batches
+from liftlab.store.ingest import read_batches, records_frame
 from liftlab.store.records import AssignmentCounts, ExperimentVersion, LogCounts, RegisterResult
 from liftlab.store.schema import (
     FIRST_EXPOSURE,
@@ -428,7 +428,7 @@ def _batches(
         else:
             at = np.fromiter(itertools.islice(given, len(chunk)), dtype=np.int64, count=len(chunk))
         line += len(chunk)
-        yield pd.DataFrame(chunk), at
+        yield records_frame(chunk), at
 
 
 def _reasons(rejected: pd.DataFrame, keep: int = 5) -> tuple[str, ...]:

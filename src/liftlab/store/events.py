@@ -84,7 +84,9 @@ def _check_event_ids(frame: pd.DataFrame, reasons: _Reasons) -> None:
     """A given `event_id` must be storable text (an absent or blank one is derived instead)."""
     if "event_id" in frame.columns:
         given = frame["event_id"]
-        text = given.where(given.notna(), "").astype(str).to_numpy(dtype=object)
+        values = given.where(given.notna(), "").to_numpy(dtype=object)
+        # Not astype(str): an Arrow string column cannot hold the lone surrogate looked for here.
+        text = np.array([v if isinstance(v, str) else str(v) for v in values.tolist()], dtype=object)
         reasons.add(_blank_or_unstorable(text)[1],
                     "field 'event_id' holds a NUL or a character that is not Unicode text")
 
@@ -246,7 +248,8 @@ def check_exposures(
     segment = _text(frame, "segment", reasons)
     arm = _text(frame, "arm", reasons)
     channel = (
-        frame["channel"].where(frame["channel"].notna(), "").astype(str).to_numpy(dtype=object)
+        np.array([v if isinstance(v, str) else str(v)
+                  for v in frame["channel"].where(frame["channel"].notna(), "").tolist()], dtype=object)
         if "channel" in frame.columns else np.full(len(frame), "", dtype=object)
     )
     reasons.add(_blank_or_unstorable(channel)[1],
@@ -255,7 +258,7 @@ def check_exposures(
     _check_event_ids(frame, reasons)
 
     registered = assignments.attrs.get("registered", set())
-    reasons.add(~pd.Series(experiment).isin(registered).to_numpy() & (experiment != ""),
+    reasons.add(~pd.Series(experiment, dtype=object).isin(registered).to_numpy() & (experiment != ""),
                 "unknown experiment (not registered in the store)")
     at = _stored_rows(experiment, unit, assignments)
     unassigned = at < 0

@@ -252,10 +252,20 @@ def _jsonl(path: Path, chunk_records: int) -> Iterator[Batch]:
         records.append(record)
         lines.append(number)
         if len(records) >= chunk_records:
-            yield _batch(pd.DataFrame(records), lines, broken, read[0])
+            yield _batch(records_frame(records), lines, broken, read[0])
             records, lines, broken[:] = [], [], []
     if number == 0:
         raise DataError("the file is empty", file=path)
-    yield _batch(pd.DataFrame(records), lines, broken, read[0])
+    yield _batch(records_frame(records), lines, broken, read[0])
+
+
+def records_frame(records: list[dict]) -> pd.DataFrame:
+    """JSON records as a frame. A JSON escape can spell a lone surrogate (\\ud800), which Arrow-backed
+    string columns cannot hold: such a batch is kept as Python objects, and the row checks
+    quarantine the unstorable text with its line instead of the load failing."""
+    try:
+        return pd.DataFrame(records)
+    except UnicodeEncodeError:
+        return pd.DataFrame(records, dtype=object)
 
 
