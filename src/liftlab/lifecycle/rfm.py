@@ -28,6 +28,7 @@ import pandas as pd
 
 from liftlab.errors import ConfigError, DataError
 from liftlab.lifecycle.catalog import STAGE_OF, is_segment
+from liftlab.lifecycle.keys import describe, duplicated, id_keys, match
 from liftlab.timestamps import HINT, NOT_ISO, SHORT_NUMBER, parse_one, parse_timestamps
 
 DEFAULT_RULES_FILE = Path(__file__).parent.parent / "data" / "segment_rules.toml"
@@ -279,8 +280,9 @@ def segment_customers(
         _require(visits, ["customer_id", "visited_at"], "visits")
     customers = customers.reset_index(drop=True)
     orders = orders.reset_index(drop=True)
-    ids = customers["customer_id"].astype(str)
-    repeated = ids.duplicated().to_numpy() & customers["customer_id"].notna().to_numpy()
+    # Ids keep their own type (int64 when both columns hold integers): no text round trip.
+    keys, order_keys = id_keys(customers["customer_id"], orders["customer_id"])
+    repeated = duplicated(keys) & customers["customer_id"].notna().to_numpy()
     _raise_problems("customers", _ids(customers)
                     + _problem(customers, "customer_id", repeated, "duplicate"), date_format)
     amount, amount_problems = _amounts(orders)
@@ -293,19 +295,19 @@ def segment_customers(
         _raise_problems("visits", _ids(visits) + problems, date_format)
     cutoff = _as_of(as_of, ordered_at, visit_times)
 
-    order_ids = orders["customer_id"].astype(str)
-    codes = pd.Index(ids).get_indexer(order_ids)
+    codes = match(keys, order_keys)
     unknown = codes < 0
     notes: list[str] = []
     if unknown.any():
+        strangers, example = describe(order_keys, unknown)
         notes.append(
-            f"{int(unknown.sum())} order(s) from {order_ids[unknown].nunique()} customer(s) not in "
-            f"customers were left out, e.g. {order_ids[unknown].iloc[0]!r}"
+            f"{int(unknown.sum())} order(s) from {strangers} customer(s) not in "
+            f"customers were left out, e.g. {example!r}"
         )
         warnings.warn(notes[-1], SegmentationWarning, stacklevel=2)
     keep = ~unknown & (ordered_at <= cutoff).to_numpy()
     codes = codes[keep]
-    n = len(ids)
+    n = len(customers)
     frequency = np.bincount(codes, minlength=n)
     monetary = np.bincount(codes, weights=amount.to_numpy(dtype=float)[keep], minlength=n)
     last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)

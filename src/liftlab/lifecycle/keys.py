@@ -1,0 +1,101 @@
+"""Which customer placed each order: customer ids matched in their own type, not as text.
+
+Two ids are the same customer when their text (`str(id)`) is the same — the rule segmentation
+has always used, so that a customers file and an orders file read with different types still
+match. Turning ten million ids into Python strings to apply it is most of the cost, though,
+and it is needed only when the two columns differ in type:
+
+- both integer columns (any width, nullable or not, no missing value): compared as int64,
+  because two integers are equal exactly when their decimal text is;
+- both text columns (pandas' string dtype, or object columns holding only `str`): compared
+  as Arrow strings, in Arrow's hash tables over contiguous UTF-8 buffers;
+- anything else (floats, booleans, dates, mixed objects, int against text): compared as the
+  text `Series.astype(str)` writes, as before.
+
+A key column is an int64 numpy array, an Arrow string array, or (text Arrow cannot hold, such
+as lone surrogates) an object array of `str`.
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+Keys: TypeAlias = "np.ndarray | pa.Array"
+
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def id_keys(customer_ids: pd.Series, order_ids: pd.Series) -> tuple[Keys, Keys]:
+    """Both id columns in one comparable form, equal exactly where their text is equal."""
+    integers = _integers(customer_ids), _integers(order_ids)
+    if integers[0] is not None and integers[1] is not None:
+        return integers[0], integers[1]
+    if _is_text(customer_ids) and _is_text(order_ids):
+        return _text_keys(customer_ids, order_ids)
+    return _text_keys(customer_ids.astype(str), order_ids.astype(str))
+
+
+def duplicated(keys: Keys) -> np.ndarray:
+    """True for every id that already appeared higher up (its first occurrence is False)."""
+    if isinstance(keys, pa.Array):
+        first = pc.index_in(keys, value_set=keys).fill_null(-1).to_numpy(zero_copy_only=False)
+        return first != np.arange(len(keys))
+    return pd.Index(keys, dtype=keys.dtype).duplicated()
+
+
+def match(customer_keys: Keys, order_keys: Keys) -> np.ndarray:
+    """For each order, the row of its customer in `customer_keys` (which are unique), -1 when
+    the customer is unknown."""
+    if isinstance(customer_keys, pa.Array):
+        found = pc.index_in(order_keys, value_set=customer_keys).fill_null(-1)
+        return found.to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
+    # dtype pinned: pandas would otherwise turn an object array of str into Arrow strings.
+    return pd.Index(customer_keys, dtype=customer_keys.dtype).get_indexer(pd.Index(order_keys, dtype=order_keys.dtype))
+
+
+def describe(keys: Keys, mask: np.ndarray) -> tuple[int, str]:
+    """How many distinct ids `mask` picks, and the first one as text."""
+    if isinstance(keys, pa.Array):
+        picked = keys.filter(pa.array(mask))
+        return pc.count_distinct(picked).as_py(), str(picked[0].as_py())
+    picked = keys[mask]
+    return len(pd.unique(picked)), str(picked[0])
+
+
+def _integers(ids: pd.Series) -> np.ndarray | None:
+    """The ids as int64, or None unless every one is an integer that fits."""
+    dtype = ids.dtype
+    if not pd.api.types.is_integer_dtype(dtype) or ids.hasnans:
+        return None
+    values = ids.to_numpy(dtype=getattr(dtype, "numpy_dtype", dtype))
+    if values.dtype == np.uint64 and len(values) and values.max() > _INT64_MAX:
+        return None
+    return values.astype(np.int64, copy=False)
+
+
+def _is_text(ids: pd.Series) -> bool:
+    """True for a column of `str` values only (no missing value, no other type)."""
+    if isinstance(ids.dtype, pd.StringDtype):
+        return not ids.hasnans
+    return ids.dtype == object and pd.api.types.infer_dtype(ids, skipna=False) == "string"
+
+
+def _text_keys(customer_ids: pd.Series, order_ids: pd.Series) -> tuple[Keys, Keys]:
+    """Both columns as Arrow strings, or as object arrays when Arrow cannot hold the text."""
+    try:
+        return _arrow(customer_ids), _arrow(order_ids)
+    except (pa.ArrowException, UnicodeError):
+        return customer_ids.to_numpy(dtype=object), order_ids.to_numpy(dtype=object)
+
+
+def _arrow(ids: pd.Series) -> pa.Array:
+    array = ids.array
+    text = pa.array(array) if hasattr(array, "__arrow_array__") else pa.array(ids.to_numpy(), type=pa.large_string())
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    return text.cast(pa.large_string())
