@@ -18,6 +18,7 @@ as lone surrogates) an object array of `str`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TypeAlias
 
 import numpy as np
@@ -30,19 +31,31 @@ Keys: TypeAlias = "np.ndarray | pa.Array"
 _INT64_MAX = np.iinfo(np.int64).max
 
 
-def id_keys(customer_ids: pd.Series, order_ids: pd.Series) -> tuple[Keys, Keys]:
+@dataclass(frozen=True)
+class IdKeys:
+    """The customers' and the orders' ids in one comparable form; `complete` when the type
+    check proved that neither column has a missing id (so nobody needs to scan for one)."""
+
+    customers: Keys
+    orders: Keys
+    complete: bool
+
+
+def id_keys(customer_ids: pd.Series, order_ids: pd.Series) -> IdKeys:
     """Both id columns in one comparable form, equal exactly where their text is equal."""
     integers = _integers(customer_ids), _integers(order_ids)
     if integers[0] is not None and integers[1] is not None:
-        return integers[0], integers[1]
+        return IdKeys(integers[0], integers[1], complete=True)
     if _is_text(customer_ids) and _is_text(order_ids):
-        return _text_keys(customer_ids, order_ids)
-    return _text_keys(customer_ids.astype(str), order_ids.astype(str))
+        return IdKeys(*_text_keys(customer_ids, order_ids), complete=True)
+    return IdKeys(*_text_keys(customer_ids.astype(str), order_ids.astype(str)), complete=False)
 
 
 def duplicated(keys: Keys) -> np.ndarray:
     """True for every id that already appeared higher up (its first occurrence is False)."""
     if isinstance(keys, pa.Array):
+        if pc.count_distinct(keys, mode="all").as_py() == len(keys):  # the usual case, one hash pass
+            return np.zeros(len(keys), dtype=bool)
         first = pc.index_in(keys, value_set=keys).fill_null(-1).to_numpy(zero_copy_only=False)
         return first != np.arange(len(keys))
     return pd.Index(keys, dtype=keys.dtype).duplicated()

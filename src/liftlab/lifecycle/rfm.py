@@ -179,8 +179,14 @@ def _raise_problems(table: str, problems: list[InputProblem], date_format: str |
 _DATE_REASONS = {NOT_ISO, SHORT_NUMBER}
 
 
-def _ids(frame: pd.DataFrame) -> list[InputProblem]:
-    return _problem(frame, "customer_id", frame["customer_id"].isna().to_numpy(), "missing", show=False)
+def _missing_ids(frame: pd.DataFrame, complete: bool = False) -> np.ndarray:
+    """Where customer_id is missing: no scan when the ids' type already proved none is."""
+    return np.zeros(len(frame), dtype=bool) if complete else frame["customer_id"].isna().to_numpy()
+
+
+def _ids(frame: pd.DataFrame, missing: np.ndarray | None = None) -> list[InputProblem]:
+    missing = _missing_ids(frame) if missing is None else missing
+    return _problem(frame, "customer_id", missing, "missing", show=False)
 
 
 def _times(frame: pd.DataFrame, column: str, date_format: str | None) -> tuple[pd.Series, list[InputProblem]]:
@@ -232,20 +238,29 @@ def _score(values: pd.Series, higher_is_better: bool = True) -> np.ndarray:
     return np.clip(np.ceil(pct * 5), 1, 5).astype(np.int64)
 
 
-def _apply_rules(rules: Sequence[SegmentRule], r: np.ndarray, f: np.ndarray, m: np.ndarray,
-                 frequency: np.ndarray) -> np.ndarray:
-    segment = np.full(r.size, None, dtype=object)
-    for rule in rules:
+def _first_rule(rules: Sequence[SegmentRule], r: np.ndarray, f: np.ndarray, m: np.ndarray,
+                frequency: np.ndarray) -> np.ndarray:
+    """The index of the first rule each buyer matches (len(rules) when none does)."""
+    chosen = np.full(r.size, len(rules), dtype=np.intp)
+    # Last rule first, so that an earlier matching rule overwrites a later one.
+    for i in reversed(range(len(rules))):
+        rule = rules[i]
         match = (
-            (segment == None)
-            & (r >= rule.r[0]) & (r <= rule.r[1])
+            (r >= rule.r[0]) & (r <= rule.r[1])
             & (f >= rule.f[0]) & (f <= rule.f[1])
             & (m >= rule.m[0]) & (m <= rule.m[1])
         )
         if rule.frequency is not None:
             match &= (frequency >= rule.frequency[0]) & (frequency <= rule.frequency[1])
-        segment[match] = rule.segment
-    return segment
+        chosen[match] = i
+    return chosen
+
+
+def _apply_rules(rules: Sequence[SegmentRule], r: np.ndarray, f: np.ndarray, m: np.ndarray,
+                 frequency: np.ndarray) -> np.ndarray:
+    """Each buyer's segment name (None when no rule matches)."""
+    names = np.array([rule.segment for rule in rules] + [None], dtype=object)
+    return names[_first_rule(rules, r, f, m, frequency)]
 
 
 def segment_customers(
@@ -281,13 +296,14 @@ def segment_customers(
     customers = customers.reset_index(drop=True)
     orders = orders.reset_index(drop=True)
     # Ids keep their own type (int64 when both columns hold integers): no text round trip.
-    keys, order_keys = id_keys(customers["customer_id"], orders["customer_id"])
-    repeated = duplicated(keys) & customers["customer_id"].notna().to_numpy()
-    _raise_problems("customers", _ids(customers)
+    keys = id_keys(customers["customer_id"], orders["customer_id"])
+    missing = _missing_ids(customers, keys.complete)
+    repeated = duplicated(keys.customers) & ~missing
+    _raise_problems("customers", _ids(customers, missing)
                     + _problem(customers, "customer_id", repeated, "duplicate"), date_format)
     amount, amount_problems = _amounts(orders)
     ordered_at, date_problems = _times(orders, "ordered_at", date_format)
-    _raise_problems("orders", _ids(orders) + amount_problems + date_problems, date_format)
+    _raise_problems("orders", _ids(orders, _missing_ids(orders, keys.complete)) + amount_problems + date_problems, date_format)
     visit_times = pd.Series(dtype="datetime64[us]")
     if visits is not None:
         visits = visits.reset_index(drop=True)
@@ -295,11 +311,11 @@ def segment_customers(
         _raise_problems("visits", _ids(visits) + problems, date_format)
     cutoff = _as_of(as_of, ordered_at, visit_times)
 
-    codes = match(keys, order_keys)
+    codes = match(keys.customers, keys.orders)
     unknown = codes < 0
     notes: list[str] = []
     if unknown.any():
-        strangers, example = describe(order_keys, unknown)
+        strangers, example = describe(keys.orders, unknown)
         notes.append(
             f"{int(unknown.sum())} order(s) from {strangers} customer(s) not in "
             f"customers were left out, e.g. {example!r}"
@@ -324,11 +340,13 @@ def segment_customers(
     f_score[buyer & (frequency == 1)] = 1  # a single order is the lowest frequency, always
     m_score[buyer] = _score(pd.Series(monetary[buyer]))
 
-    segment = np.full(n, None, dtype=object)
-    segment[buyer] = _apply_rules(rules, r_score[buyer], f_score[buyer], m_score[buyer], frequency[buyer])
+    # Each customer's segment as an index into `names` (the rules', then the visitors'), so
+    # the name and stage columns are a take from a short list, not a million lookups.
+    names = [rule.segment for rule in rules] + ["loyal_visitor", "engaged_visitor"]
     email = (customers["email_known"].fillna(False).astype(bool).to_numpy()
              if "email_known" in customers.columns else np.zeros(n, dtype=bool))
-    segment[~buyer] = np.where(email[~buyer], "loyal_visitor", "engaged_visitor")
+    chosen = np.where(email, len(rules), len(rules) + 1)
+    chosen[buyer] = _first_rule(rules, r_score[buyer], f_score[buyer], m_score[buyer], frequency[buyer])
 
     result = pd.DataFrame(
         {
@@ -339,8 +357,10 @@ def segment_customers(
             "r_score": r_score,
             "f_score": f_score,
             "m_score": m_score,
-            "segment": segment,
-            "stage": [STAGE_OF[s] for s in segment],
+            # Typed as pandas types a column of names (str, or object before pandas 3).
+            "segment": pd.Series(np.array(names, dtype=object)).take(chosen).reset_index(drop=True),
+            "stage": pd.Series(np.array([STAGE_OF[s] for s in names], dtype=object)).take(chosen)
+            .reset_index(drop=True),
         }
     )
     result.attrs["warnings"] = notes
