@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liftlab import DataError
-from liftlab.lifecycle.keys import describe, duplicated, id_keys, match
+from liftlab.lifecycle.keys import describe, id_keys, locate
 from liftlab.lifecycle.rfm import segment_customers
 
 AS_OF = pd.Timestamp("2026-10-01")
@@ -95,7 +95,8 @@ def test_unknown_integer_ids_are_named_as_text_in_the_warning() -> None:
 
 @pytest.mark.parametrize("dtype", ["int64", "str", "object"])
 def test_duplicate_ids_name_their_line_whatever_the_type(dtype: str) -> None:
-    ids = pd.Series([5, 6, 5, 7, 6]).astype(dtype) if dtype == "int64" else pd.Series(["5", "6", "5", "7", "6"], dtype=dtype)
+    values = [5, 6, 5, 7, 6] if dtype == "int64" else ["5", "6", "5", "7", "6"]
+    ids = pd.Series(values, dtype=dtype)
     orders = pd.DataFrame({"customer_id": ids[:1], "ordered_at": [AS_OF], "amount": [1.0]})
     with pytest.raises(DataError, match=r"customer_id: 2 duplicate \(lines 4, 6") as raised:
         segment_customers(pd.DataFrame({"customer_id": ids}), orders)
@@ -113,7 +114,9 @@ def test_keys_match_and_describe(customers: pd.Series, orders: pd.Series, same_t
     assert keys.complete == same_type
     if pd.api.types.is_integer_dtype(orders.dtype):
         assert isinstance(keys.customers, np.ndarray) and keys.customers.dtype == np.int64
-    codes = match(keys.customers, keys.orders)
-    assert codes.tolist() == [2, -1, 0]
-    assert not duplicated(keys.customers).any()
-    assert describe(keys.orders, codes < 0) == (1, str(orders.iloc[1]))
+    located = locate(keys)
+    assert located.rows is not None and located.rows.tolist() == [2, -1, 0]
+    assert not located.duplicated.any()
+    assert describe(keys.orders, located.rows < 0) == (1, str(orders.iloc[1]))
+    repeated = locate(id_keys(pd.concat([customers, customers.iloc[:1]], ignore_index=True), orders))
+    assert repeated.duplicated.tolist() == [False, False, False, True] and repeated.rows is None

@@ -51,24 +51,31 @@ def id_keys(customer_ids: pd.Series, order_ids: pd.Series) -> IdKeys:
     return IdKeys(*_text_keys(customer_ids.astype(str), order_ids.astype(str)), complete=False)
 
 
-def duplicated(keys: Keys) -> np.ndarray:
-    """True for every id that already appeared higher up (its first occurrence is False)."""
-    if isinstance(keys, pa.Array):
-        if pc.count_distinct(keys, mode="all").as_py() == len(keys):  # the usual case, one hash pass
-            return np.zeros(len(keys), dtype=bool)
-        first = pc.index_in(keys, value_set=keys).fill_null(-1).to_numpy(zero_copy_only=False)
-        return first != np.arange(len(keys))
-    return pd.Index(keys, dtype=keys.dtype).duplicated()
+@dataclass(frozen=True)
+class Located:
+    """Which customers repeat an id seen higher up (`duplicated`), and for each order the row
+    of its customer, -1 when unknown (`rows`; None when an id repeats: no row is then *the*
+    customer's)."""
+
+    duplicated: np.ndarray
+    rows: np.ndarray | None
 
 
-def match(customer_keys: Keys, order_keys: Keys) -> np.ndarray:
-    """For each order, the row of its customer in `customer_keys` (which are unique), -1 when
-    the customer is unknown."""
-    if isinstance(customer_keys, pa.Array):
-        found = pc.index_in(order_keys, value_set=customer_keys).fill_null(-1)
-        return found.to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
+def locate(keys: IdKeys) -> Located:
+    """One hash table over the customers' ids answers both: repeats and each order's row."""
+    n = len(keys.customers)
+    if isinstance(keys.customers, pa.Array):
+        # Customers and orders looked up in one pass (a chunked array: nothing is copied).
+        found = pc.index_in(pa.chunked_array([keys.customers, keys.orders]), value_set=keys.customers)
+        positions = found.fill_null(-1).to_numpy().astype(np.intp, copy=False)
+        duplicated = positions[:n] != np.arange(n)
+        return Located(duplicated, None if duplicated.any() else positions[n:])
     # dtype pinned: pandas would otherwise turn an object array of str into Arrow strings.
-    return pd.Index(customer_keys, dtype=customer_keys.dtype).get_indexer(pd.Index(order_keys, dtype=order_keys.dtype))
+    index = pd.Index(keys.customers, dtype=keys.customers.dtype)
+    duplicated = index.duplicated()  # builds the index's hash table, which get_indexer reuses
+    if duplicated.any():
+        return Located(duplicated, None)
+    return Located(duplicated, index.get_indexer(pd.Index(keys.orders, dtype=keys.orders.dtype)))
 
 
 def describe(keys: Keys, mask: np.ndarray) -> tuple[int, str]:

@@ -28,7 +28,7 @@ import pandas as pd
 
 from liftlab.errors import ConfigError, DataError
 from liftlab.lifecycle.catalog import STAGE_OF, is_segment
-from liftlab.lifecycle.keys import describe, duplicated, id_keys, match
+from liftlab.lifecycle.keys import describe, id_keys, locate
 from liftlab.timestamps import HINT, NOT_ISO, SHORT_NUMBER, parse_one, parse_timestamps
 
 DEFAULT_RULES_FILE = Path(__file__).parent.parent / "data" / "segment_rules.toml"
@@ -297,13 +297,15 @@ def segment_customers(
     orders = orders.reset_index(drop=True)
     # Ids keep their own type (int64 when both columns hold integers): no text round trip.
     keys = id_keys(customers["customer_id"], orders["customer_id"])
+    located = locate(keys)
     missing = _missing_ids(customers, keys.complete)
-    repeated = duplicated(keys.customers) & ~missing
+    repeated = located.duplicated & ~missing
     _raise_problems("customers", _ids(customers, missing)
                     + _problem(customers, "customer_id", repeated, "duplicate"), date_format)
     amount, amount_problems = _amounts(orders)
     ordered_at, date_problems = _times(orders, "ordered_at", date_format)
-    _raise_problems("orders", _ids(orders, _missing_ids(orders, keys.complete)) + amount_problems + date_problems, date_format)
+    _raise_problems("orders", _ids(orders, _missing_ids(orders, keys.complete)) + amount_problems + date_problems,
+                    date_format)
     visit_times = pd.Series(dtype="datetime64[us]")
     if visits is not None:
         visits = visits.reset_index(drop=True)
@@ -311,7 +313,8 @@ def segment_customers(
         _raise_problems("visits", _ids(visits) + problems, date_format)
     cutoff = _as_of(as_of, ordered_at, visit_times)
 
-    codes = match(keys.customers, keys.orders)
+    assert located.rows is not None  # no repeated customer id got this far
+    codes = located.rows
     unknown = codes < 0
     notes: list[str] = []
     if unknown.any():
@@ -322,12 +325,15 @@ def segment_customers(
         )
         warnings.warn(notes[-1], SegmentationWarning, stacklevel=2)
     keep = ~unknown & (ordered_at <= cutoff).to_numpy()
-    codes = codes[keep]
+    amounts = amount.to_numpy(dtype=float)
+    moments = ordered_at.to_numpy().astype("datetime64[us]").astype(np.int64)
+    if not keep.all():  # a copy of every order column, only when some order is left out
+        codes, amounts, moments = codes[keep], amounts[keep], moments[keep]
     n = len(customers)
     frequency = np.bincount(codes, minlength=n)
-    monetary = np.bincount(codes, weights=amount.to_numpy(dtype=float)[keep], minlength=n)
+    monetary = np.bincount(codes, weights=amounts, minlength=n)
     last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
-    np.maximum.at(last, codes, ordered_at.to_numpy()[keep].astype("datetime64[us]").astype(np.int64))
+    np.maximum.at(last, codes, moments)
     buyer = frequency > 0
     cutoff_us = np.datetime64(cutoff.to_datetime64(), "us").astype(np.int64)
     recency = np.where(buyer, (cutoff_us - last) / 86_400e6, np.nan)
