@@ -238,6 +238,18 @@ def _score(values: pd.Series, higher_is_better: bool = True) -> np.ndarray:
     return np.clip(np.ceil(pct * 5), 1, 5).astype(np.int64)
 
 
+#: The type pandas gives a column of Python strings (Arrow-backed `str` from pandas 3 on).
+_TEXT_TYPE = pd.DataFrame({"id": np.array(["x"], dtype=object)})["id"].dtype
+
+
+def _given_ids(ids: pd.Series) -> pd.Series | np.ndarray:
+    """The customers' ids for the result, typed as pandas types `ids.to_numpy()`, as always;
+    a text column already of that type goes on as it is, not through a million Python strings."""
+    if isinstance(ids.dtype, pd.StringDtype) and ids.dtype == _TEXT_TYPE:
+        return ids
+    return ids.to_numpy()
+
+
 def _first_rule(rules: Sequence[SegmentRule], r: np.ndarray, f: np.ndarray, m: np.ndarray,
                 frequency: np.ndarray) -> np.ndarray:
     """The index of the first rule each buyer matches (len(rules) when none does)."""
@@ -356,7 +368,7 @@ def segment_customers(
 
     result = pd.DataFrame(
         {
-            "customer_id": customers["customer_id"].to_numpy(),
+            "customer_id": _given_ids(customers["customer_id"]),
             "recency_days": recency,
             "frequency": frequency,
             "monetary": np.where(buyer, monetary, np.nan),
