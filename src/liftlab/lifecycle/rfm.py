@@ -245,9 +245,17 @@ _TEXT_TYPE = pd.DataFrame({"id": np.array(["x"], dtype=object)})["id"].dtype
 def _given_ids(ids: pd.Series) -> pd.Series | np.ndarray:
     """The customers' ids for the result, typed as pandas types `ids.to_numpy()`, as always;
     a text column already of that type goes on as it is, not through a million Python strings."""
-    if isinstance(ids.dtype, pd.StringDtype) and ids.dtype == _TEXT_TYPE:
+    if len(ids) and isinstance(ids.dtype, pd.StringDtype) and ids.dtype == _TEXT_TYPE:
         return ids
     return ids.to_numpy()
+
+
+def _names(labels: Sequence[str], chosen: np.ndarray) -> pd.Series | np.ndarray:
+    """`labels[chosen]`, typed as pandas types a column of Python strings (an empty column
+    stays object, as before)."""
+    if not len(chosen):
+        return np.empty(0, dtype=object)
+    return pd.Series(np.array(labels, dtype=object)).take(chosen).reset_index(drop=True)
 
 
 def _first_rule(rules: Sequence[SegmentRule], r: np.ndarray, f: np.ndarray, m: np.ndarray,
@@ -375,10 +383,8 @@ def segment_customers(
             "r_score": r_score,
             "f_score": f_score,
             "m_score": m_score,
-            # Typed as pandas types a column of names (str, or object before pandas 3).
-            "segment": pd.Series(np.array(names, dtype=object)).take(chosen).reset_index(drop=True),
-            "stage": pd.Series(np.array([STAGE_OF[s] for s in names], dtype=object)).take(chosen)
-            .reset_index(drop=True),
+            "segment": _names(names, chosen),
+            "stage": _names([STAGE_OF[s] for s in names], chosen) if n else [],  # [] is float64, as before
         }
     )
     result.attrs["warnings"] = notes
