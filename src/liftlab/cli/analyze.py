@@ -9,7 +9,6 @@ import click
 
 from liftlab.cli._common import console as make_console
 from liftlab.cli._common import friendly_errors
-from liftlab.cli._gate import gate
 
 if TYPE_CHECKING:
     from liftlab.config.model import Experiment
@@ -48,6 +47,7 @@ def analyze(
     SRM check, incremental conversions and revenue, cost and ROI; totals and the global
     holdout comparison. HTML is self-contained, with charts.
     """
+    from liftlab.cli._gate import gate
     from liftlab.config.loading import experiment_from_dict, load_experiment, load_project
     from liftlab.report.analysis import analyze as run_analysis
     from liftlab.report.render import render, to_table

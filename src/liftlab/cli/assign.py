@@ -9,7 +9,6 @@ import click
 
 from liftlab.cli._common import console as make_console
 from liftlab.cli._common import friendly_errors, read_table
-from liftlab.cli._gate import gate
 
 
 @click.command()
@@ -33,6 +32,7 @@ def assign(experiment_file: Path, segments_file: Path, project_path: Path | None
     from rich.table import Table
 
     from liftlab.assignment.arms import assign as assign_customers
+    from liftlab.cli._gate import gate
     from liftlab.config.diff import diff_configs
     from liftlab.config.loading import load_experiment, load_project
     from liftlab.stats import segment_srm

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from liftlab.cli._common import friendly_errors
-from liftlab.cli._gate import gate
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
@@ -32,6 +31,7 @@ def export(experiment_key: str, db_url: str, out: str, fmt: str | None, include_
     `liftlab log exposures`. Exit 0, 1 when the stored config fails validation (nothing is
     written), 2 for an unknown experiment or a bad --out.
     """
+    from liftlab.cli._gate import gate
     from liftlab.config.loading import experiment_from_dict
     from liftlab.store.event_store import EventStore
     from liftlab.store.export import export_send_list

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from liftlab.cli._common import friendly_errors
-from liftlab.stats import mde, sample_size
 
 
 @click.command()
@@ -35,6 +34,8 @@ def power(
     liftlab power --baseline 0.05 --mde 0.10            # units per arm for +10%
     liftlab power --baseline 0.05 --n-control 4000      # smallest effect 4,000 per arm detects
     """
+    from liftlab.stats import mde, sample_size
+
     if (effect is None) == (n_control is None):
         raise click.UsageError("give exactly one of --mde or --n-control")
     if effect is not None:

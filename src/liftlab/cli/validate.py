@@ -6,9 +6,6 @@ import json
 
 import click
 
-from liftlab.config.findings import exit_code
-from liftlab.config.validation import validate_paths
-
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
@@ -24,6 +21,9 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
     read or parsed. Findings go to standard output (pipe them to grep); the summary line of
     a failed run goes to standard error. `liftlab.toml` in a folder holds the global holdout and is checked too.
     """
+    from liftlab.config.findings import exit_code
+    from liftlab.config.validation import validate_paths
+
     findings = validate_paths(paths)
     code = exit_code(findings, strict=strict)
     counts = {s: sum(f.severity == s for f in findings) for s in ("fatal", "error", "warning")}

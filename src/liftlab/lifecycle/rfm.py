@@ -28,6 +28,7 @@ import pandas as pd
 
 from liftlab.errors import ConfigError, DataError
 from liftlab.lifecycle.catalog import STAGE_OF, is_segment
+from liftlab.lifecycle.keys import describe, id_keys, locate
 from liftlab.timestamps import HINT, NOT_ISO, SHORT_NUMBER, parse_one, parse_timestamps
 
 DEFAULT_RULES_FILE = Path(__file__).parent.parent / "data" / "segment_rules.toml"
@@ -178,8 +179,14 @@ def _raise_problems(table: str, problems: list[InputProblem], date_format: str |
 _DATE_REASONS = {NOT_ISO, SHORT_NUMBER}
 
 
-def _ids(frame: pd.DataFrame) -> list[InputProblem]:
-    return _problem(frame, "customer_id", frame["customer_id"].isna().to_numpy(), "missing", show=False)
+def _missing_ids(frame: pd.DataFrame, complete: bool = False) -> np.ndarray:
+    """Where customer_id is missing: no scan when the ids' type already proved none is."""
+    return np.zeros(len(frame), dtype=bool) if complete else frame["customer_id"].isna().to_numpy()
+
+
+def _ids(frame: pd.DataFrame, missing: np.ndarray | None = None) -> list[InputProblem]:
+    missing = _missing_ids(frame) if missing is None else missing
+    return _problem(frame, "customer_id", missing, "missing", show=False)
 
 
 def _times(frame: pd.DataFrame, column: str, date_format: str | None) -> tuple[pd.Series, list[InputProblem]]:
@@ -231,20 +238,49 @@ def _score(values: pd.Series, higher_is_better: bool = True) -> np.ndarray:
     return np.clip(np.ceil(pct * 5), 1, 5).astype(np.int64)
 
 
-def _apply_rules(rules: Sequence[SegmentRule], r: np.ndarray, f: np.ndarray, m: np.ndarray,
-                 frequency: np.ndarray) -> np.ndarray:
-    segment = np.full(r.size, None, dtype=object)
-    for rule in rules:
+#: The type pandas gives a column of Python strings (Arrow-backed `str` from pandas 3 on).
+_TEXT_TYPE = pd.DataFrame({"id": np.array(["x"], dtype=object)})["id"].dtype
+
+
+def _given_ids(ids: pd.Series) -> pd.Series | np.ndarray:
+    """The customers' ids for the result, typed as pandas types `ids.to_numpy()`, as always;
+    a text column already of that type goes on as it is, not through a million Python strings."""
+    if len(ids) and isinstance(ids.dtype, pd.StringDtype) and ids.dtype == _TEXT_TYPE:
+        return ids
+    return ids.to_numpy()
+
+
+def _names(labels: Sequence[str], chosen: np.ndarray) -> pd.Series | np.ndarray:
+    """`labels[chosen]`, typed as pandas types a column of Python strings (an empty column
+    stays object, as before)."""
+    if not len(chosen):
+        return np.empty(0, dtype=object)
+    return pd.Series(np.array(labels, dtype=object)).take(chosen).reset_index(drop=True)
+
+
+def _first_rule(rules: Sequence[SegmentRule], r: np.ndarray, f: np.ndarray, m: np.ndarray,
+                frequency: np.ndarray) -> np.ndarray:
+    """The index of the first rule each buyer matches (len(rules) when none does)."""
+    chosen = np.full(r.size, len(rules), dtype=np.intp)
+    # Last rule first, so that an earlier matching rule overwrites a later one.
+    for i in reversed(range(len(rules))):
+        rule = rules[i]
         match = (
-            (segment == None)
-            & (r >= rule.r[0]) & (r <= rule.r[1])
+            (r >= rule.r[0]) & (r <= rule.r[1])
             & (f >= rule.f[0]) & (f <= rule.f[1])
             & (m >= rule.m[0]) & (m <= rule.m[1])
         )
         if rule.frequency is not None:
             match &= (frequency >= rule.frequency[0]) & (frequency <= rule.frequency[1])
-        segment[match] = rule.segment
-    return segment
+        chosen[match] = i
+    return chosen
+
+
+def _apply_rules(rules: Sequence[SegmentRule], r: np.ndarray, f: np.ndarray, m: np.ndarray,
+                 frequency: np.ndarray) -> np.ndarray:
+    """Each buyer's segment name (None when no rule matches)."""
+    names = np.array([rule.segment for rule in rules] + [None], dtype=object)
+    return names[_first_rule(rules, r, f, m, frequency)]
 
 
 def segment_customers(
@@ -279,13 +315,17 @@ def segment_customers(
         _require(visits, ["customer_id", "visited_at"], "visits")
     customers = customers.reset_index(drop=True)
     orders = orders.reset_index(drop=True)
-    ids = customers["customer_id"].astype(str)
-    repeated = ids.duplicated().to_numpy() & customers["customer_id"].notna().to_numpy()
-    _raise_problems("customers", _ids(customers)
+    # Ids keep their own type (int64 when both columns hold integers): no text round trip.
+    keys = id_keys(customers["customer_id"], orders["customer_id"])
+    located = locate(keys)
+    missing = _missing_ids(customers, keys.complete)
+    repeated = located.duplicated & ~missing
+    _raise_problems("customers", _ids(customers, missing)
                     + _problem(customers, "customer_id", repeated, "duplicate"), date_format)
     amount, amount_problems = _amounts(orders)
     ordered_at, date_problems = _times(orders, "ordered_at", date_format)
-    _raise_problems("orders", _ids(orders) + amount_problems + date_problems, date_format)
+    _raise_problems("orders", _ids(orders, _missing_ids(orders, keys.complete)) + amount_problems + date_problems,
+                    date_format)
     visit_times = pd.Series(dtype="datetime64[us]")
     if visits is not None:
         visits = visits.reset_index(drop=True)
@@ -293,23 +333,27 @@ def segment_customers(
         _raise_problems("visits", _ids(visits) + problems, date_format)
     cutoff = _as_of(as_of, ordered_at, visit_times)
 
-    order_ids = orders["customer_id"].astype(str)
-    codes = pd.Index(ids).get_indexer(order_ids)
+    assert located.rows is not None  # no repeated customer id got this far
+    codes = located.rows
     unknown = codes < 0
     notes: list[str] = []
     if unknown.any():
+        strangers, example = describe(keys.orders, unknown)
         notes.append(
-            f"{int(unknown.sum())} order(s) from {order_ids[unknown].nunique()} customer(s) not in "
-            f"customers were left out, e.g. {order_ids[unknown].iloc[0]!r}"
+            f"{int(unknown.sum())} order(s) from {strangers} customer(s) not in "
+            f"customers were left out, e.g. {example!r}"
         )
         warnings.warn(notes[-1], SegmentationWarning, stacklevel=2)
     keep = ~unknown & (ordered_at <= cutoff).to_numpy()
-    codes = codes[keep]
-    n = len(ids)
+    amounts = amount.to_numpy(dtype=float)
+    moments = ordered_at.to_numpy().astype("datetime64[us]").astype(np.int64)
+    if not keep.all():  # a copy of every order column, only when some order is left out
+        codes, amounts, moments = codes[keep], amounts[keep], moments[keep]
+    n = len(customers)
     frequency = np.bincount(codes, minlength=n)
-    monetary = np.bincount(codes, weights=amount.to_numpy(dtype=float)[keep], minlength=n)
+    monetary = np.bincount(codes, weights=amounts, minlength=n)
     last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
-    np.maximum.at(last, codes, ordered_at.to_numpy()[keep].astype("datetime64[us]").astype(np.int64))
+    np.maximum.at(last, codes, moments)
     buyer = frequency > 0
     cutoff_us = np.datetime64(cutoff.to_datetime64(), "us").astype(np.int64)
     recency = np.where(buyer, (cutoff_us - last) / 86_400e6, np.nan)
@@ -322,23 +366,25 @@ def segment_customers(
     f_score[buyer & (frequency == 1)] = 1  # a single order is the lowest frequency, always
     m_score[buyer] = _score(pd.Series(monetary[buyer]))
 
-    segment = np.full(n, None, dtype=object)
-    segment[buyer] = _apply_rules(rules, r_score[buyer], f_score[buyer], m_score[buyer], frequency[buyer])
+    # Each customer's segment as an index into `names` (the rules', then the visitors'), so
+    # the name and stage columns are a take from a short list, not a million lookups.
+    names = [rule.segment for rule in rules] + ["loyal_visitor", "engaged_visitor"]
     email = (customers["email_known"].fillna(False).astype(bool).to_numpy()
              if "email_known" in customers.columns else np.zeros(n, dtype=bool))
-    segment[~buyer] = np.where(email[~buyer], "loyal_visitor", "engaged_visitor")
+    chosen = np.where(email, len(rules), len(rules) + 1)
+    chosen[buyer] = _first_rule(rules, r_score[buyer], f_score[buyer], m_score[buyer], frequency[buyer])
 
     result = pd.DataFrame(
         {
-            "customer_id": customers["customer_id"].to_numpy(),
+            "customer_id": _given_ids(customers["customer_id"]),
             "recency_days": recency,
             "frequency": frequency,
             "monetary": np.where(buyer, monetary, np.nan),
             "r_score": r_score,
             "f_score": f_score,
             "m_score": m_score,
-            "segment": segment,
-            "stage": [STAGE_OF[s] for s in segment],
+            "segment": _names(names, chosen),
+            "stage": _names([STAGE_OF[s] for s in names], chosen) if n else [],  # [] is float64, as before
         }
     )
     result.attrs["warnings"] = notes
