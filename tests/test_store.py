@@ -297,11 +297,70 @@ def test_a_store_from_before_exposed_units_is_upgraded(tmp_path: Path) -> None:
     store.log_exposures(_exposures(frame))
     before = aggregate(store, EXPERIMENT, EXPERIMENT.metrics[1]).to_frame()
     with store.engine.begin() as conn:  # what a 0.1.0 store looked like
-        conn.exec_driver_sql("DROP TRIGGER exposures_first")
         conn.exec_driver_sql("DROP TABLE exposed_units")
     store.engine.dispose()
     reopened = EventStore(url)
     pd.testing.assert_frame_equal(aggregate(reopened, EXPERIMENT, EXPERIMENT.metrics[1]).to_frame(), before)
+
+
+# The per-row trigger that kept first exposures before the logging path did (liftlab <= 0.4).
+OLD_TRIGGER = {
+    "sqlite": ["""CREATE TRIGGER exposures_first AFTER INSERT ON exposures BEGIN
+        INSERT INTO exposed_units (experiment, unit_id, segment, arm, t0)
+        VALUES (NEW.experiment, NEW.unit_id, NEW.segment, NEW.arm, NEW.ts)
+        ON CONFLICT (experiment, segment, arm, unit_id) DO UPDATE SET t0 = excluded.t0
+        WHERE excluded.t0 < exposed_units.t0;
+    END"""],
+    "postgresql": ["""CREATE FUNCTION liftlab_first_exposure() RETURNS trigger AS $body$
+        BEGIN
+            INSERT INTO exposed_units (experiment, unit_id, segment, arm, t0)
+            VALUES (NEW.experiment, NEW.unit_id, NEW.segment, NEW.arm, NEW.ts)
+            ON CONFLICT (experiment, segment, arm, unit_id)
+            DO UPDATE SET t0 = LEAST(exposed_units.t0, EXCLUDED.t0);
+            RETURN NULL;
+        END $body$ LANGUAGE plpgsql""",
+                   """CREATE TRIGGER exposures_first AFTER INSERT ON exposures
+        FOR EACH ROW EXECUTE FUNCTION liftlab_first_exposure()"""],
+}
+
+
+def _triggers(store: EventStore) -> list[str]:
+    query = ("SELECT name FROM sqlite_master WHERE type = 'trigger'" if store.engine.dialect.name == "sqlite"
+             else "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal "
+                  "UNION ALL SELECT proname FROM pg_proc WHERE proname = 'liftlab_first_exposure'")
+    with store.engine.connect() as conn:
+        return [r[0] for r in conn.exec_driver_sql(query)]
+
+
+def _first_exposures(store: EventStore) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """exposed_units, and what a full recomputation over exposures says it must hold."""
+    columns = "experiment, segment, arm, unit_id"
+    with store.engine.connect() as conn:
+        kept = pd.read_sql_query(f"SELECT {columns}, t0 FROM exposed_units ORDER BY {columns}", conn)
+        full = pd.read_sql_query(f"SELECT {columns}, MIN(ts) AS t0 FROM exposures GROUP BY {columns} "
+                                 f"ORDER BY {columns}", conn)
+    return kept, full
+
+
+def test_the_old_first_exposure_trigger_is_dropped_on_open(empty_url: str) -> None:
+    store = EventStore(empty_url)
+    store.register_experiment(EXPERIMENT)
+    frame = _assigned(store, 300)
+    exposures = _exposures(frame)
+    store.log_exposures(exposures.iloc[:100])
+    with store.engine.begin() as conn:  # a store written by an earlier version
+        for statement in OLD_TRIGGER[store.engine.dialect.name]:
+            conn.exec_driver_sql(statement)
+    assert "exposures_first" in _triggers(store)
+    store.engine.dispose()
+    reopened, again = EventStore(empty_url), EventStore(empty_url)  # a second open drops nothing twice
+    assert _triggers(reopened) == []
+    later = exposures.assign(timestamp=exposures["timestamp"] - pd.Timedelta(hours=1))
+    assert reopened.log_exposures(later.iloc[50:]).inserted == len(later) - 50
+    kept, full = _first_exposures(again)
+    pd.testing.assert_frame_equal(kept, full)
+    for s in (reopened, again):
+        s.engine.dispose()
 
 
 def test_small_batches_look_up_their_own_units(store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
