@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_events import conversion_rows
 
 from liftlab import Arm, Campaign, Experiment, Metric, Project, StoreError, assign
@@ -297,11 +298,70 @@ def test_a_store_from_before_exposed_units_is_upgraded(tmp_path: Path) -> None:
     store.log_exposures(_exposures(frame))
     before = aggregate(store, EXPERIMENT, EXPERIMENT.metrics[1]).to_frame()
     with store.engine.begin() as conn:  # what a 0.1.0 store looked like
-        conn.exec_driver_sql("DROP TRIGGER exposures_first")
         conn.exec_driver_sql("DROP TABLE exposed_units")
     store.engine.dispose()
     reopened = EventStore(url)
     pd.testing.assert_frame_equal(aggregate(reopened, EXPERIMENT, EXPERIMENT.metrics[1]).to_frame(), before)
+
+
+# The per-row trigger that kept first exposures before the logging path did (liftlab <= 0.4).
+OLD_TRIGGER = {
+    "sqlite": ["""CREATE TRIGGER exposures_first AFTER INSERT ON exposures BEGIN
+        INSERT INTO exposed_units (experiment, unit_id, segment, arm, t0)
+        VALUES (NEW.experiment, NEW.unit_id, NEW.segment, NEW.arm, NEW.ts)
+        ON CONFLICT (experiment, segment, arm, unit_id) DO UPDATE SET t0 = excluded.t0
+        WHERE excluded.t0 < exposed_units.t0;
+    END"""],
+    "postgresql": ["""CREATE FUNCTION liftlab_first_exposure() RETURNS trigger AS $body$
+        BEGIN
+            INSERT INTO exposed_units (experiment, unit_id, segment, arm, t0)
+            VALUES (NEW.experiment, NEW.unit_id, NEW.segment, NEW.arm, NEW.ts)
+            ON CONFLICT (experiment, segment, arm, unit_id)
+            DO UPDATE SET t0 = LEAST(exposed_units.t0, EXCLUDED.t0);
+            RETURN NULL;
+        END $body$ LANGUAGE plpgsql""",
+                   """CREATE TRIGGER exposures_first AFTER INSERT ON exposures
+        FOR EACH ROW EXECUTE FUNCTION liftlab_first_exposure()"""],
+}
+
+
+def _triggers(store: EventStore) -> list[str]:
+    query = ("SELECT name FROM sqlite_master WHERE type = 'trigger'" if store.engine.dialect.name == "sqlite"
+             else "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal "
+                  "UNION ALL SELECT proname FROM pg_proc WHERE proname = 'liftlab_first_exposure'")
+    with store.engine.connect() as conn:
+        return [r[0] for r in conn.exec_driver_sql(query)]
+
+
+def _first_exposures(store: EventStore) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """exposed_units, and what a full recomputation over exposures says it must hold."""
+    columns = "experiment, segment, arm, unit_id"
+    with store.engine.connect() as conn:
+        kept = pd.read_sql_query(f"SELECT {columns}, t0 FROM exposed_units ORDER BY {columns}", conn)
+        full = pd.read_sql_query(f"SELECT {columns}, MIN(ts) AS t0 FROM exposures GROUP BY {columns} "
+                                 f"ORDER BY {columns}", conn)
+    return kept, full
+
+
+def test_the_old_first_exposure_trigger_is_dropped_on_open(empty_url: str) -> None:
+    store = EventStore(empty_url)
+    store.register_experiment(EXPERIMENT)
+    frame = _assigned(store, 300)
+    exposures = _exposures(frame)
+    store.log_exposures(exposures.iloc[:100])
+    with store.engine.begin() as conn:  # a store written by an earlier version
+        for statement in OLD_TRIGGER[store.engine.dialect.name]:
+            conn.exec_driver_sql(statement)
+    assert "exposures_first" in _triggers(store)
+    store.engine.dispose()
+    reopened, again = EventStore(empty_url), EventStore(empty_url)  # a second open drops nothing twice
+    assert _triggers(reopened) == []
+    later = exposures.assign(timestamp=exposures["timestamp"] - pd.Timedelta(hours=1))
+    assert reopened.log_exposures(later.iloc[50:]).inserted == len(later) - 50
+    kept, full = _first_exposures(again)
+    pd.testing.assert_frame_equal(kept, full)
+    for s in (reopened, again):
+        s.engine.dispose()
 
 
 def test_small_batches_look_up_their_own_units(store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -543,3 +603,94 @@ def test_processes_registering_the_same_config_at_once_store_it_once(empty_url: 
     store = EventStore(empty_url)
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT COUNT(*) FROM experiments").scalar_one() == 1
+
+
+# First exposures against the full recomputation: any rows, any chunking, any order, any writer.
+_UNITS = 12
+_chunked_rows = st.lists(
+    st.tuples(st.integers(0, _UNITS - 1), st.integers(0, 400),  # unit, hours after the start
+              st.one_of(st.none(), st.integers(0, 8))),  # a given event id, shared by some rows
+    min_size=1, max_size=40,
+)
+
+
+def _rows_for(frame: pd.DataFrame, rows: list[tuple[int, int, int | None]]) -> pd.DataFrame:
+    """Exposure records of the assigned, non-holdout units in `frame`, one per (unit, hour, id)."""
+    active = frame[~frame["holdout"]].reset_index(drop=True)
+    picked = active.iloc[[u % len(active) for u, _, _ in rows]].reset_index(drop=True)
+    out = pd.DataFrame({"experiment": picked["experiment"], "unit_id": picked["unit_id"],
+                        "segment": picked["segment"], "arm": picked["arm"], "channel": "email",
+                        "timestamp": [pd.Timestamp("2026-10-01", tz="UTC") + pd.Timedelta(hours=h)
+                                      for _, h, _ in rows]})
+    out["event_id"] = pd.Series([None if e is None else f"given-{e}" for _, _, e in rows], dtype=object)
+    return out
+
+
+@settings(max_examples=30, deadline=None)
+@given(rows=_chunked_rows, cuts=st.lists(st.integers(0, 40), max_size=6), order=st.randoms(use_true_random=False),
+       chunk=st.integers(1, 7))
+def test_first_exposure_equals_the_minimum_over_stored_exposures(
+        rows: list[tuple[int, int, int | None]], cuts: list[int], order: object, chunk: int) -> None:
+    """Random rows split into random calls, loaded in random order with small store chunks:
+    exposed_units is exactly MIN(ts) per unit over the exposures stored. A duplicate event id
+    with another timestamp is skipped (the stored row wins) and moves no t0."""
+    import tempfile
+
+    from liftlab.store import event_store
+
+    folder = Path(tempfile.mkdtemp())
+    store = EventStore(f"sqlite:///{folder / 'p.db'}")
+    store.register_experiment(EXPERIMENT)
+    frame = _assigned(store, 60)
+    records = _rows_for(frame, rows)
+    bounds = sorted({0, len(records), *(c for c in cuts if c < len(records))})
+    calls = [records.iloc[a:b] for a, b in zip(bounds, bounds[1:])]
+    order.shuffle(calls)  # type: ignore[attr-defined]
+    saved = event_store.CHUNK_ROWS
+    event_store.CHUNK_ROWS = chunk
+    try:
+        for call in calls:
+            store.log_exposures(call)
+    finally:
+        event_store.CHUNK_ROWS = saved
+    kept, full = _first_exposures(store)
+    pd.testing.assert_frame_equal(kept, full)
+    store.engine.dispose()
+
+
+def _load_calls(url: str, barrier: object, results: object, calls: list[pd.DataFrame]) -> None:
+    barrier.wait()  # type: ignore[attr-defined]
+    try:
+        store = EventStore(url)
+        for call in calls:
+            store.log_exposures(call)
+        results.put("ok")  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001 — the test reports what went wrong
+        results.put(repr(exc))  # type: ignore[attr-defined]
+
+
+def test_two_processes_loading_overlapping_chunks_keep_the_earliest_exposure(store: EventStore) -> None:
+    """Two writers load the same sends, and some of their own, in different chunk orders at
+    once: every unit's first exposure is the minimum over what was stored."""
+    frame = _assigned(store, 1_500)
+    rng = np.random.default_rng(7)
+    rows = [(int(u), int(h), None) for u, h in zip(rng.integers(0, 1_000, 6_000), rng.integers(0, 500, 6_000))]
+    records = _rows_for(frame, rows).drop(columns="event_id")
+    shared, own_a, own_b = records.iloc[:4_000], records.iloc[4_000:5_000], records.iloc[5_000:]
+    calls_a = [part.iloc[at] for part in (shared, own_a) for at in np.array_split(np.arange(len(part)), 12)]
+    calls_b = [part.iloc[at] for part in (own_b, shared) for at in np.array_split(np.arange(len(part)), 9)]
+    rng.shuffle(calls_a)
+    rng.shuffle(calls_b)
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(2), context.Queue()
+    workers = [context.Process(target=_load_calls, args=(store.url, barrier, results, calls))
+               for calls in (calls_a, calls_b)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=240)
+    assert [results.get(timeout=5) for _ in workers] == ["ok", "ok"]
+    assert store.count("exposures") == len(records.drop_duplicates(["unit_id", "timestamp"]))
+    kept, full = _first_exposures(store)
+    pd.testing.assert_frame_equal(kept, full)
+    assert len(kept) == records["unit_id"].nunique()

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from liftlab.errors import DataError
 from liftlab.timestamps import HINT, parse_timestamps
@@ -83,12 +85,20 @@ def _text(frame: pd.DataFrame, column: str, reasons: _Reasons) -> np.ndarray:
 def _check_event_ids(frame: pd.DataFrame, reasons: _Reasons) -> None:
     """A given `event_id` must be storable text (an absent or blank one is derived instead)."""
     if "event_id" in frame.columns:
-        given = frame["event_id"]
-        values = given.where(given.notna(), "").to_numpy(dtype=object)
-        # Not astype(str): an Arrow string column cannot hold the lone surrogate looked for here.
-        text = np.array([v if isinstance(v, str) else str(v) for v in values.tolist()], dtype=object)
-        reasons.add(_blank_or_unstorable(text)[1],
+        reasons.add(_blank_or_unstorable(_as_text(frame["event_id"]))[1],
                     "field 'event_id' holds a NUL or a character that is not Unicode text")
+
+
+def _as_text(column: pd.Series) -> np.ndarray:
+    """An optional column as Python strings, a missing value as "". Written out by hand, not
+    with astype(str): pandas' string columns refuse text that is not Unicode, and such a value
+    must reach the checks (which quarantine it) rather than fail the batch."""
+    missing = column.isna().to_numpy()
+    values = column.to_numpy(dtype=object)
+    if pd.api.types.is_string_dtype(column) and not pd.api.types.is_object_dtype(column):
+        return np.where(missing, "", values)
+    return np.array(["" if gone else v if isinstance(v, str) else str(v) for v, gone in zip(values, missing)],
+                    dtype=object)
 
 
 def _storable(text: str) -> bool:
@@ -173,7 +183,21 @@ def _combine(hashes: list[np.ndarray]) -> np.ndarray:
     return out + np.uint64(97531)
 
 
-def _event_ids(frame: pd.DataFrame, derived_from: pd.DataFrame, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+def _columns(**columns: np.ndarray) -> pd.DataFrame:
+    """Checked columns as a DataFrame that keeps their numpy dtypes: text stays Python strings
+    (object), which the store binds as they are, instead of being copied into a string array
+    and back."""
+    return pd.DataFrame({name: pd.Series(values, dtype=values.dtype) for name, values in columns.items()})
+
+
+def _given_ids(frame: pd.DataFrame, good: np.ndarray) -> pd.Series | None:
+    """The source's own `event_id` values of the rows that passed, or None without that column."""
+    if "event_id" not in frame.columns:
+        return None
+    return frame["event_id"][good].reset_index(drop=True)
+
+
+def _event_ids(given: pd.Series | None, derived_from: pd.DataFrame, prefix: str) -> tuple[np.ndarray, np.ndarray]:
     """Event ids (given where present, else a content hash of the normalised fields) and the
     order that sorts them, so the store walks its primary-key B-tree in order.
 
@@ -192,8 +216,7 @@ def _event_ids(frame: pd.DataFrame, derived_from: pd.DataFrame, prefix: str) -> 
     pair[:, 0], pair[:, 1] = forward, backward
     digits = pair.tobytes().hex()
     ids = np.array([prefix + digits[i:i + 32] for i in range(0, 32 * n, 32)], dtype=object)
-    if "event_id" in frame.columns:
-        given = frame["event_id"]
+    if given is not None:
         text = given.astype(str).str.strip()
         use_given = given.notna().to_numpy() & (text != "").to_numpy()
         if use_given.any():
@@ -247,11 +270,7 @@ def check_exposures(
     unit = _text(frame, "unit_id", reasons)
     segment = _text(frame, "segment", reasons)
     arm = _text(frame, "arm", reasons)
-    channel = (
-        np.array([v if isinstance(v, str) else str(v)
-                  for v in frame["channel"].where(frame["channel"].notna(), "").tolist()], dtype=object)
-        if "channel" in frame.columns else np.full(len(frame), "", dtype=object)
-    )
+    channel = _as_text(frame["channel"]) if "channel" in frame.columns else np.full(len(frame), "", dtype=object)
     reasons.add(_blank_or_unstorable(channel)[1],
                 "field 'channel' holds a NUL or a character that is not Unicode text")
     ts = _timestamps(frame, reasons, date_format)
@@ -279,19 +298,13 @@ def check_exposures(
     reasons.add(wrong, _messages(wrong, "arm differs from the sticky assignment: stored ", stored_arm))
 
     good = ~reasons.bad
-    normalised = pd.DataFrame(
-        {
-            "experiment": experiment[good],
-            "unit_id": unit[good],
-            "segment": segment[good],
-            "arm": arm[good],
-            "ts": ts[good],
-        }
-    )
-    ids, order = _event_ids(frame[good].reset_index(drop=True), normalised, "x")
-    normalised.insert(0, "event_id", ids)
-    normalised.insert(5, "channel", channel[good])
-    return Checked(normalised.take(order).reset_index(drop=True), _rejected(frame, reasons, _line_numbers(len(frame), first_line, lines)))
+    normalised = _columns(experiment=experiment[good], unit_id=unit[good], segment=segment[good],
+                          arm=arm[good], ts=ts[good])
+    ids, order = _event_ids(_given_ids(frame, good), normalised, "x")
+    normalised.insert(0, "event_id", pd.Series(ids, dtype=object))
+    normalised.insert(5, "channel", pd.Series(channel[good], dtype=object))
+    return Checked(normalised.take(order).reset_index(drop=True),
+                   _rejected(frame, reasons, _line_numbers(len(frame), first_line, lines)))
 
 
 def _stored_rows(experiment: np.ndarray, unit: np.ndarray, assignments: pd.DataFrame) -> np.ndarray:
@@ -306,9 +319,22 @@ def _stored_rows(experiment: np.ndarray, unit: np.ndarray, assignments: pd.DataF
         own = np.flatnonzero(stored_experiment == key)
         if not len(own):
             continue
-        found = pd.Index(stored_unit[own]).get_indexer(unit[rows])
+        found = _positions(unit[rows], stored_unit[own])
         at[rows] = np.where(found >= 0, own[found], -1)
     return at
+
+
+def _positions(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """For each of `values`, its position in the distinct strings `keys`, or -1.
+
+    Arrow hashes the UTF-8 bytes in one C++ pass (about 3x pandas' lookup of Python strings);
+    text Arrow cannot hold (a lone surrogate, refused by the checks anyway) goes the pandas way.
+    """
+    try:
+        found = pc.index_in(pa.array(values, type=pa.string()), value_set=pa.array(keys, type=pa.string()))
+    except (UnicodeEncodeError, pa.ArrowException):
+        return pd.Index(keys, dtype=object).get_indexer(values)
+    return found.fill_null(-1).to_numpy().astype(np.intp)
 
 
 def _messages(mask: np.ndarray, text: str, values: np.ndarray) -> np.ndarray:
@@ -342,7 +368,7 @@ def check_conversions(frame: pd.DataFrame, *, first_line: int = 2, lines: np.nda
     ts = _timestamps(frame, reasons, date_format)
     _check_event_ids(frame, reasons)
     good = ~reasons.bad
-    normalised = pd.DataFrame({"unit_id": unit[good], "event": name[good], "value": values[good], "ts": ts[good]})
-    ids, order = _event_ids(frame[good].reset_index(drop=True), normalised, "c")
-    normalised.insert(0, "event_id", ids)
+    normalised = _columns(unit_id=unit[good], event=name[good], value=values[good], ts=ts[good])
+    ids, order = _event_ids(_given_ids(frame, good), normalised, "c")
+    normalised.insert(0, "event_id", pd.Series(ids, dtype=object))
     return Checked(normalised.take(order).reset_index(drop=True), _rejected(frame, reasons, _line_numbers(len(frame), first_line, lines)))

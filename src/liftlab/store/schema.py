@@ -1,9 +1,9 @@
-"""The event store's tables, indexes and first-exposure trigger, as one schema.
+"""The event store's tables, indexes and first-exposure upsert, as one schema.
 
-Tables are sqlmodel models. Each unit's first exposure (`exposed_units`) is kept by the
-database itself, with a trigger on `exposures`, so every writer keeps it right and the
-aggregation reads one row per unit. `create_schema` is idempotent and upgrades a store made
-by an earlier version.
+Tables are sqlmodel models. Each unit's first exposure (`exposed_units`) is merged in by the
+same transaction that stores its exposures (`FIRST_EXPOSURES`), so every writer keeps it right
+and the aggregation reads one row per unit. `create_schema` is idempotent and upgrades a
+store made by an earlier version (it drops the per-row trigger that once did this job).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Connection, Engine, inspect, text
 from sqlmodel import Field, SQLModel
+
+from liftlab.store.sqlio import write_transaction
 
 
 class ExperimentRecord(SQLModel, table=True):
@@ -60,7 +62,7 @@ class ExposureRecord(SQLModel, table=True):
 
 
 class ExposedUnitRecord(SQLModel, table=True):
-    """A unit's first exposure in an experiment: kept by a trigger on `exposures`."""
+    """A unit's first exposure in an experiment: merged in with each chunk of `exposures`."""
 
     __tablename__ = "exposed_units"
     __table_args__ = {"sqlite_with_rowid": False}
@@ -107,40 +109,44 @@ INDEXES = (
     "CREATE UNIQUE INDEX IF NOT EXISTS ix_experiments_version ON experiments (key, version)",
 )
 
-# Each stored exposure moves its unit's first exposure earlier, never later. A duplicate that
-# the insert skips fires nothing, and MIN is idempotent, so re-loading changes nothing.
-FIRST_EXPOSURE = {
-    "sqlite": (
-        """CREATE TRIGGER IF NOT EXISTS exposures_first AFTER INSERT ON exposures BEGIN
-            INSERT INTO exposed_units (experiment, unit_id, segment, arm, t0)
-            VALUES (NEW.experiment, NEW.unit_id, NEW.segment, NEW.arm, NEW.ts)
-            ON CONFLICT (experiment, segment, arm, unit_id) DO UPDATE SET t0 = excluded.t0
-            WHERE excluded.t0 < exposed_units.t0;
-        END""",
-    ),
+# Each unit's first exposure is kept by the logging path itself: every chunk of exposures and
+# one set-based upsert of its units commit together (`FIRST_EXPOSURES`, run by `sqlio`).
+# Earlier versions kept it with a per-row trigger, which doubled the cost of a bulk insert;
+# opening a store drops that trigger (and PostgreSQL's function), once, under the schema lock.
+RETIRED_TRIGGER = {
+    "sqlite": ("DROP TRIGGER IF EXISTS exposures_first",),
     "postgresql": (
-        # Created once, never replaced: several processes open a store at the same moment, and
-        # re-creating a function or trigger on every open would race and lock writers out.
+        # Checked before dropping: DROP TRIGGER locks the table even when there is nothing to
+        # drop, and every opener runs this.
         """DO $do$ BEGIN
-            IF to_regprocedure('liftlab_first_exposure()') IS NULL THEN
-                EXECUTE $fn$
-                    CREATE FUNCTION liftlab_first_exposure() RETURNS trigger AS $body$
-                    BEGIN
-                        INSERT INTO exposed_units (experiment, unit_id, segment, arm, t0)
-                        VALUES (NEW.experiment, NEW.unit_id, NEW.segment, NEW.arm, NEW.ts)
-                        ON CONFLICT (experiment, segment, arm, unit_id)
-                        DO UPDATE SET t0 = LEAST(exposed_units.t0, EXCLUDED.t0);
-                        RETURN NULL;
-                    END $body$ LANGUAGE plpgsql
-                $fn$;
+            IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'exposures_first'
+                       AND tgrelid = 'exposures'::regclass) THEN
+                DROP TRIGGER exposures_first ON exposures;
             END IF;
-            IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'exposures_first'
-                           AND tgrelid = 'exposures'::regclass) THEN
-                CREATE TRIGGER exposures_first AFTER INSERT ON exposures
-                FOR EACH ROW EXECUTE FUNCTION liftlab_first_exposure();
+            IF to_regprocedure('liftlab_first_exposure()') IS NOT NULL THEN
+                DROP FUNCTION liftlab_first_exposure();
             END IF;
         END $do$""",
     ),
+}
+
+# The first exposures of the rows a chunk stored, merged into `exposed_units` in one statement:
+# a unit's t0 only ever moves earlier, and MIN is idempotent, so re-loading changes nothing.
+# SQLite reads the chunk back by rowid (`:low`, the largest rowid before the chunk, read inside
+# the chunk's write transaction): only rows the insert kept count, so a duplicate event id
+# with another timestamp moves nothing. No GROUP BY there: SQLite's upsert takes a unit's rows
+# one after another, MIN-ing each in, and grouping first costs a sort that doubles the work.
+# PostgreSQL's upsert may not touch a row twice, so it groups the rows its insert returned.
+FIRST_EXPOSURES = {
+    "sqlite": """INSERT INTO exposed_units (experiment, segment, arm, unit_id, t0)
+        SELECT experiment, segment, arm, unit_id, ts FROM exposures WHERE rowid > :low
+        ON CONFLICT (experiment, segment, arm, unit_id) DO UPDATE SET t0 = excluded.t0
+        WHERE excluded.t0 < exposed_units.t0""",
+    "postgresql": """INSERT INTO exposed_units (experiment, segment, arm, unit_id, t0)
+        SELECT experiment, segment, arm, unit_id, MIN(ts) FROM stored
+        GROUP BY experiment, segment, arm, unit_id ORDER BY experiment, segment, arm, unit_id
+        ON CONFLICT (experiment, segment, arm, unit_id)
+        DO UPDATE SET t0 = LEAST(exposed_units.t0, EXCLUDED.t0)""",
 }
 SCHEMA_LOCK = 0x6C69_6674  # "lift": the advisory lock key for schema changes on PostgreSQL
 BACKFILL = """INSERT INTO exposed_units (experiment, unit_id, segment, arm, t0)
@@ -180,31 +186,16 @@ def schema_transaction(engine: Engine) -> Iterator[Connection]:
     after a check made without the lock (two openers both see no table, and the second
     CREATE fails), so the transaction is opened by hand with BEGIN IMMEDIATE.
     """
-    if engine.dialect.name != "sqlite":
-        with engine.begin() as conn:
+    with write_transaction(engine) as conn:
+        if engine.dialect.name != "sqlite":
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
-            yield conn
-        return
-    with engine.connect() as conn:
-        driver = conn.connection.dbapi_connection
-        mode = driver.isolation_level  # type: ignore[union-attr]
-        driver.isolation_level = None  # type: ignore[union-attr]  # we say BEGIN and COMMIT
-        try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.exec_driver_sql("ROLLBACK")
-                raise
-            conn.exec_driver_sql("COMMIT")
-        finally:
-            driver.isolation_level = mode  # type: ignore[union-attr]
+        yield conn
 
 
 def create_schema(conn: Connection, dialect: str) -> None:
-    """Tables, indexes and the first-exposure trigger; idempotent, and it upgrades a store
-    made before `exposed_units` (or the quarantine's `row_key`, or the assignments' `version`)
-    existed. Run it inside `schema_transaction`."""
+    """Tables and indexes, the old first-exposure trigger dropped; idempotent, and it upgrades
+    a store made before `exposed_units` (or the quarantine's `row_key`, or the assignments'
+    `version`) existed. Run it inside `schema_transaction`."""
     upgrading = conn.dialect.has_table(conn, "exposures") and not conn.dialect.has_table(conn, "exposed_units")
     SQLModel.metadata.create_all(conn)
     if "row_key" not in {c["name"] for c in inspect(conn).get_columns("quarantine")}:
@@ -212,7 +203,7 @@ def create_schema(conn: Connection, dialect: str) -> None:
     if "version" not in {c["name"] for c in inspect(conn).get_columns("assignments")}:
         conn.exec_driver_sql("ALTER TABLE assignments ADD COLUMN version INTEGER")
         backfill_versions(conn)
-    for statement in INDEXES + FIRST_EXPOSURE[dialect]:
+    for statement in INDEXES + RETIRED_TRIGGER[dialect]:
         conn.exec_driver_sql(statement)
     if upgrading:
         conn.exec_driver_sql(BACKFILL)

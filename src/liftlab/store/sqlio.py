@@ -6,11 +6,13 @@ cursor: the driver's speed without SQLAlchemy's per-row objects, and the dialect
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Table, bindparam, text
+from sqlalchemy import Connection, Engine, Table, bindparam, text
 from sqlalchemy.sql.elements import TextClause
 
 from liftlab.errors import StoreError
@@ -61,16 +63,22 @@ def _query_assignments(conn: Connection, key: str, wanted: np.ndarray) -> pd.Dat
         text("SELECT COUNT(*) FROM assignments WHERE experiment = :e"), {"e": key}).scalar_one()
     scan = len(wanted) > KEYS_PER_QUERY and len(wanted) >= SCAN_SHARE * total
     if scan:
-        rows = fetch_rows(conn, text(select).bindparams(e=key))
+        # SQLite would walk the primary-key index and fetch each row from the table, one page
+        # read per unit; the whole table in storage order is several times faster.
+        scanned = select.replace("FROM assignments", "FROM assignments NOT INDEXED") \
+            if conn.dialect.name == "sqlite" else select
+        rows = fetch_rows(conn, text(scanned).bindparams(e=key))
     else:
         by_key = text(select + " AND unit_id IN :units").bindparams(bindparam("units", expanding=True))
         rows = []
         for begin in range(0, len(wanted), KEYS_PER_QUERY):
             chosen = list(wanted[begin:begin + KEYS_PER_QUERY])
             rows.extend(fetch_rows(conn, by_key.bindparams(e=key, units=chosen)))
-    table = np.array(rows, dtype=object).reshape(-1, 5)
-    found = pd.DataFrame({"unit_id": table[:, 0], "segment_stored": table[:, 1], "arm_stored": table[:, 2],
-                          "holdout": table[:, 3], "version": table[:, 4]})
+    # Column by column, kept as Python objects: no per-row array and no string-dtype copy.
+    table = list(zip(*rows)) if rows else [()] * 5
+    found = pd.DataFrame({name: pd.Series(np.array(column, dtype=object), dtype=object)
+                          for name, column in zip(("unit_id", "segment_stored", "arm_stored", "holdout",
+                                                   "version"), table)})
     found.attrs["scanned"] = scan
     return found
 
@@ -116,3 +124,101 @@ def insert_ignoring(conn: Connection, table: Table, columns: tuple[str, ...], ro
     if dialect.supports_sane_multi_rowcount and result.rowcount >= 0:
         return int(result.rowcount)
     raise StoreError(f"the {dialect.name} driver does not report how many rows an insert stored")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the database's write lock from its first statement.
+
+    SQLite's driver begins a deferred transaction, which reads before it locks: a chunk that
+    reads the table's last rowid and then inserts could be overtaken by another writer in
+    between. So on SQLite the transaction is opened by hand with BEGIN IMMEDIATE (which waits
+    on the busy timeout like any write). PostgreSQL's rows lock as they are written.
+    """
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with engine.connect() as conn:
+        driver = conn.connection.dbapi_connection
+        mode = driver.isolation_level  # type: ignore[union-attr]
+        driver.isolation_level = None  # type: ignore[union-attr]  # we say BEGIN and COMMIT
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.exec_driver_sql("ROLLBACK")
+                raise
+            conn.exec_driver_sql("COMMIT")
+        finally:
+            driver.isolation_level = mode  # type: ignore[union-attr]
+
+
+def insert_columns(conn: Connection, table: Table, names: Sequence[str], columns: Sequence[Sequence[Any]]) -> int:
+    """Insert a chunk given as one sequence per column (in `names` order), skipping rows whose
+    primary key is stored already; returns how many were new.
+
+    SQLite: one executemany over the columns zipped row by row as the driver binds them (no
+    list of row tuples is built). PostgreSQL: one statement over one array per column
+    (`unnest`), a single round trip instead of a statement per row.
+    """
+    if not len(columns[0]):
+        return 0
+    listed = ", ".join(names)
+    if conn.dialect.name == "sqlite":
+        marks = ", ".join("?" * len(names))
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(f"INSERT INTO {table.name} ({listed}) VALUES ({marks}) ON CONFLICT DO NOTHING",
+                               zip(*columns))
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+    arrays = ", ".join(f"%(c{i})s::{table.c[name].type.compile(dialect=conn.dialect)}[]"
+                       for i, name in enumerate(names))
+    params = {f"c{i}": list(column) for i, column in enumerate(columns)}
+    statement = (f"INSERT INTO {table.name} ({listed}) SELECT * FROM unnest({arrays}) ORDER BY 1 "
+                 "ON CONFLICT DO NOTHING")
+    return int(conn.exec_driver_sql(statement, params).rowcount)
+
+
+EXPOSURE_FIELDS = ("event_id", "experiment", "unit_id", "segment", "arm", "channel", "ts")
+
+# PostgreSQL: the chunk arrives as one array per column (a single round trip, no per-row
+# statement), its new rows come back from RETURNING, and their units' first exposures are
+# merged in by the same statement.
+_PG_EXPOSURES = """WITH stored AS (
+    INSERT INTO exposures (event_id, experiment, unit_id, segment, arm, channel, ts)
+    SELECT * FROM unnest(%(event_id)s::varchar[], %(experiment)s::varchar[], %(unit_id)s::varchar[],
+                         %(segment)s::varchar[], %(arm)s::varchar[], %(channel)s::varchar[],
+                         %(ts)s::bigint[])
+    ORDER BY 1
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING experiment, segment, arm, unit_id, ts
+), first AS ({first})
+SELECT COUNT(*) FROM stored"""
+
+
+def insert_exposures(conn: Connection, columns: Sequence[Sequence[Any]]) -> int:
+    """Store a chunk of exposures (one sequence per column, in `EXPOSURE_FIELDS` order),
+    skipping event ids already stored, and merge the new rows' first exposures into
+    `exposed_units`; returns how many were new. Run it inside `write_transaction`: the rows
+    and their units' first exposures commit together, and only rows actually stored count
+    (a duplicate event id with another timestamp moves no t0).
+    """
+    from liftlab.store.schema import FIRST_EXPOSURES, ExposureRecord
+
+    if not len(columns[0]):
+        return 0
+    if conn.dialect.name != "sqlite":
+        statement = _PG_EXPOSURES.format(first=FIRST_EXPOSURES["postgresql"])
+        params = dict(zip(EXPOSURE_FIELDS, (list(c) for c in columns)))
+        return int(conn.exec_driver_sql(statement, params).scalar_one())
+    # The write lock is held since BEGIN IMMEDIATE, so the rows this insert adds are the ones
+    # above the largest rowid now (SQLite numbers a new row max(rowid) + 1).
+    low = conn.exec_driver_sql("SELECT COALESCE(MAX(rowid), 0) FROM exposures").scalar_one()
+    inserted = insert_columns(conn, ExposureRecord.__table__, EXPOSURE_FIELDS, columns)
+    if inserted:
+        conn.exec_driver_sql(FIRST_EXPOSURES["sqlite"], {"low": low})
+    return inserted
