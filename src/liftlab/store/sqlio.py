@@ -38,8 +38,9 @@ def stored_assignments(conn: Connection, experiments: np.ndarray, units: np.ndar
     """
     parts = [pd.DataFrame(columns=list(LOOKUP_COLUMNS))]
     for key in pd.unique(experiments):
-        wanted = pd.unique(units[experiments == key])
+        wanted = units[experiments == key]  # made distinct only where a lookup needs it
         if seen is not None and key in seen:
+            wanted = pd.unique(wanted)
             cached = seen[key]
             hit = cached.index.get_indexer(wanted)
             parts.append(cached.iloc[hit[hit >= 0]].reset_index().assign(experiment=key))
@@ -56,12 +57,15 @@ def stored_assignments(conn: Connection, experiments: np.ndarray, units: np.ndar
 
 def _query_assignments(conn: Connection, key: str, wanted: np.ndarray) -> pd.DataFrame:
     """One experiment's assignments of `wanted` units (or all of them, when that is cheaper:
-    then `attrs["scanned"]` is set)."""
+    then `attrs["scanned"]` is set). `wanted` may repeat units: a batch large enough to scan
+    never pays for making a million ids distinct."""
     select = "SELECT unit_id, segment, arm, holdout, version FROM assignments WHERE experiment = :e"
     # Counting an experiment's assignments costs a scan, so a few units skip straight to keys.
     total = len(wanted) if len(wanted) <= KEYS_PER_QUERY else conn.execute(
         text("SELECT COUNT(*) FROM assignments WHERE experiment = :e"), {"e": key}).scalar_one()
     scan = len(wanted) > KEYS_PER_QUERY and len(wanted) >= SCAN_SHARE * total
+    if not scan:
+        wanted = pd.unique(wanted)
     if scan:
         # SQLite would walk the primary-key index and fetch each row from the table, one page
         # read per unit; the whole table in storage order is several times faster.
