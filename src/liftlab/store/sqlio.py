@@ -2,6 +2,9 @@
 
 Statements are compiled by SQLAlchemy for the store's dialect and run straight on the DBAPI
 cursor: the driver's speed without SQLAlchemy's per-row objects, and the dialect's own SQL.
+Bulk event inserts take a chunk as columns: SQLite binds them row by row in one executemany,
+PostgreSQL takes one array per column; exposures merge their units' first exposures in the
+same transaction (`insert_exposures`).
 """
 
 from __future__ import annotations
