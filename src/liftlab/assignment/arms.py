@@ -19,14 +19,14 @@ them. The batch path (`assign`) and the real-time path (`assign_one`) give the s
 
 from __future__ import annotations
 
-import functools
+import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from liftlab.assignment.hashing import bucket, bucket_many
+from liftlab.assignment.hashing import Seeds, bucket_many
 from liftlab.config.findings import Finding
 from liftlab.config.model import Campaign, Experiment, Project
 from liftlab.config.validation import check_experiment
@@ -67,11 +67,6 @@ class AssignmentResult:
 def _arm_ranges(campaign: Campaign) -> np.ndarray:
     """Upper ends of the arms' consecutive ranges of [0, 1), in declared order."""
     return np.cumsum([arm.weight for arm in campaign.arms])
-
-
-def _choose_arm(campaign: Campaign, position: float) -> str:
-    index = int(np.searchsorted(_arm_ranges(campaign), position, side="right"))
-    return campaign.arms[min(index, len(campaign.arms) - 1)].key
 
 
 def _in_layer(experiment: Experiment, position: float | np.ndarray) -> bool | np.ndarray:
@@ -124,11 +119,66 @@ def _unit_ids(customers: pd.DataFrame) -> tuple[str, pd.Series]:
     return column, ids
 
 
-@functools.lru_cache(maxsize=64)
-def _checked(experiment: Experiment, project: Project | None) -> tuple[Finding, ...]:
-    """`check_experiment`, once per (frozen, hashable) declaration: the real-time path looks
-    customers up one at a time and must not re-run every rule for each of them."""
-    return check_experiment(experiment, project=project)
+@dataclass(frozen=True)
+class _Plan:
+    """What the real-time path needs from an experiment and project, worked out once.
+
+    `check_experiment` has run (it raises ConfigError for an invalid declaration, so no plan
+    exists for one); each segment's arms are their range upper ends and keys; `seeds` hashes
+    the id for the arm, then the layer (when there is one), then the holdout (when there is one)
+    in one pass.
+    """
+
+    arms: Mapping[str, tuple[list[float], tuple[str, ...]]]
+    seeds: Seeds
+    layer_range: tuple[float, float] | None
+    holdout_fraction: float
+
+
+def _plan(experiment: Experiment, project: Project | None) -> _Plan:
+    check_experiment(experiment, project=project)
+    settings = project or Project()
+    arms: dict[str, tuple[list[float], tuple[str, ...]]] = {}
+    for campaign in experiment.campaigns:  # the first campaign of a segment wins, as in assign
+        keys = tuple(arm.key for arm in campaign.arms)
+        arms.setdefault(campaign.segment, (_arm_ranges(campaign).tolist(), keys))
+    pairs = [(experiment.salt, experiment.hash_version)]
+    if experiment.layer is not None:
+        pairs.append(("__" + experiment.layer, 1))
+    if settings.holdout_fraction > 0:
+        pairs.append((settings.holdout_salt, settings.hash_version))
+    return _Plan(
+        arms=arms,
+        seeds=Seeds.of(tuple(pairs)),
+        layer_range=experiment.layer_range if experiment.layer is not None else None,
+        holdout_fraction=settings.holdout_fraction,
+    )
+
+
+#: Plans by the identity of (experiment, project), holding both so the ids stay theirs.
+_PLANS: dict[tuple[int, int], tuple[Experiment, Project | None, _Plan]] = {}
+_MAX_PLANS = 256
+
+
+def _cached_plan(experiment: Experiment, project: Project | None) -> _Plan:
+    """The plan for this experiment object, checked once: the real-time path looks customers
+    up one at a time and must not re-run every rule (or re-hash the declaration) for each.
+
+    A declaration holding an unhashable value may not be the value it was: checked every call.
+    """
+    key = (id(experiment), id(project))
+    cached = _PLANS.get(key)
+    if cached is not None and cached[0] is experiment and cached[1] is project:
+        return cached[2]
+    try:
+        hash((experiment, project))
+    except TypeError:
+        return _plan(experiment, project)
+    plan = _plan(experiment, project)
+    if len(_PLANS) >= _MAX_PLANS:
+        _PLANS.clear()
+    _PLANS[key] = (experiment, project, plan)
+    return plan
 
 
 def assign(
@@ -209,23 +259,19 @@ def assign_one(
     Same hashes and order as the batch path, so a customer looked up here gets the arm the
     nightly batch gives. ConfigError, as for `assign`, when the experiment fails validation.
     """
-    try:
-        _checked(experiment, project)
-    except TypeError:  # a declaration holding an unhashable value: check it uncached
-        check_experiment(experiment, project=project)
+    plan = _cached_plan(experiment, project)
     if not isinstance(unit_id, str) or not unit_id.strip():
         raise DataError(f"unit id must be a non-empty string, got {unit_id!r}", field="unit_id")
-    campaign = next((c for c in experiment.campaigns if c.segment == segment), None)
-    if campaign is None:
+    arms = plan.arms.get(segment)
+    if arms is None:
         return None
-    if experiment.layer is not None and not _in_layer(
-        experiment, bucket("__" + experiment.layer, unit_id, 1)
-    ):
-        return None
-    project = project or Project()
-    position = bucket(experiment.salt, unit_id, experiment.hash_version)
-    held = project.holdout_fraction > 0 and (
-        bucket(project.holdout_salt, unit_id, project.hash_version) < project.holdout_fraction
-    )
-    arm = None if held else _choose_arm(campaign, position)
-    return Assignment(experiment.key, unit_id, segment, arm, position, bool(held))
+    position, *others = plan.seeds.buckets(unit_id)
+    if plan.layer_range is not None:
+        low, high = plan.layer_range
+        layer_position = others.pop(0)
+        if not low <= layer_position < high:
+            return None
+    held = bool(others) and others[0] < plan.holdout_fraction
+    ranges, keys = arms
+    arm = None if held else keys[min(bisect.bisect_right(ranges, position), len(keys) - 1)]
+    return Assignment(experiment.key, unit_id, segment, arm, position, held)

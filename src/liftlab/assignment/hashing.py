@@ -9,23 +9,24 @@ character (é, 中) its code point, and an astral one (😀) its two surrogates.
 
 exactly as GrowthBook's SDKs compute `hash(seed, value, version)` (its JS SDK's `hash()`,
 and the Python SDK's `gbhash` from growthbook 4). `bucket_many` is the vectorised form for
-batches of millions: the same arithmetic on uint32 arrays, chunked to stay in cache.
+batches of millions: the same arithmetic on uint32 arrays, one array operation per code unit
+position over a chunk of ids read straight from their buffers (`id_buffers`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
-from liftlab.errors import DataError
+from liftlab.assignment.id_buffers import IdBatch, UnitChunk, code_unit_chunks
 
 FNV_OFFSET = 2166136261
 FNV_PRIME = 16777619
 HASH_VERSIONS = (1, 2)
 _MASK = 0xFFFFFFFF
-_CHUNK = 1 << 15  # rows per chunk: a 32k × width uint32 block stays in L2 cache
 
 
 def code_units(text: str) -> Sequence[int]:
@@ -52,70 +53,119 @@ def bucket(salt: str, unit_id: str, version: int = 2) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
+# One id, several salts: the real-time path
+
+_LANE = 64  # bits per state in `Seeds`: a 32-bit state times the 25-bit prime fits
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """Several (salt, version) hashes of one id in a single pass over its code units.
+
+    `Seeds.of(pairs).buckets(unit_id)` equals `tuple(bucket(s, unit_id, v) for s, v in pairs)`.
+    Each hash's FNV state is a 64-bit lane of one Python int: XOR with the unit repeated in
+    every lane and the multiply by the prime (< 2^25) never carry across lanes, so one
+    big-integer step advances all of them. Salts are folded in once: a version 2 hash starts
+    from fnv1a32(salt); a version 1 hash appends the salt's code units after the id.
+    """
+
+    pairs: tuple[tuple[str, int], ...]
+    start: int
+    spread: int
+    mask: int
+    tails: tuple[tuple[int, tuple[int, ...]], ...]
+
+    @staticmethod
+    @functools.lru_cache(maxsize=256)
+    def of(pairs: tuple[tuple[str, int], ...]) -> Seeds:
+        """The prepared form of `pairs` (cached: salts rarely change)."""
+        start = spread = mask = 0
+        tails = []
+        for lane, (salt, version) in enumerate(pairs):
+            if version not in HASH_VERSIONS:
+                raise ValueError(f"hash version must be 1 or 2, got {version!r}")
+            state = fnv1a32(salt) if version == 2 else FNV_OFFSET
+            start |= state << (_LANE * lane)
+            spread |= 1 << (_LANE * lane)
+            mask |= _MASK << (_LANE * lane)
+            tails.append((version, tuple(code_units(salt)) if version == 1 else ()))
+        return Seeds(pairs, start, spread, mask, tuple(tails))
+
+    def buckets(self, unit_id: str) -> tuple[float, ...]:
+        """`bucket(salt, unit_id, version)` for each pair, in order."""
+        state, spread, mask = self.start, self.spread, self.mask
+        for unit in code_units(unit_id):
+            state = (state ^ unit * spread) * FNV_PRIME & mask
+        out = []
+        for version, salt_units in self.tails:
+            lane = state & _MASK
+            state >>= _LANE
+            if version == 2:
+                out.append(_fnv_decimal_one(lane) % 10000 / 10000)
+            else:
+                for unit in salt_units:
+                    lane = (lane ^ unit) * FNV_PRIME & _MASK
+                out.append(lane % 1000 / 1000)
+        return tuple(out)
+
+
+@functools.cache
+def _decimal_list() -> list[int]:
+    return _decimal_tables()[0].tolist()
+
+
+def _fnv_decimal_one(value: int) -> int:
+    """fnv1a32(str(value)) for a uint32, as `_fnv_decimal` does it: a table, five steps."""
+    whole = _decimal_list()
+    if value < _SPLIT:
+        return whole[value]
+    high, low = divmod(value, _SPLIT)
+    state = whole[high]
+    for unit in b"%05d" % low:
+        state = (state ^ unit) * FNV_PRIME & _MASK
+    return state
+
+
+# ---------------------------------------------------------------------------------------------
 # Vectorised batch path
 
 
-def _as_strings(unit_ids: Iterable[str] | np.ndarray | pd.Series) -> list[str]:
-    if isinstance(unit_ids, (pd.Series | pd.Index, np.ndarray)):
-        values = unit_ids.tolist()
-    else:
-        values = list(unit_ids)
-    return values
+def _fnv_rows(chunk: UnitChunk, state: np.ndarray) -> None:
+    """FNV-1a over each row's code units, updating `state` (one uint32 per row) in place.
 
-
-def _unit_matrix(ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """UTF-16 code units of each id as rows of a zero-padded uint32 matrix, plus lengths.
-
-    Built from one joined buffer (one encode call for the whole batch), not per id.
+    Rows of one length (zero-padded codes, UUIDs) are a 2-D view of the buffer: transposed
+    once, each code unit position is a contiguous row. Otherwise rows are visited longest
+    first, so the rows still running at position j are a prefix: plain slices, no masks.
     """
-    n = len(ids)
-    if n == 0:
-        return np.zeros((0, 0), dtype=np.uint32), np.zeros(0, dtype=np.int64)
-    try:
-        joined = "".join(ids)
-    except TypeError:
-        bad = next(i for i in ids if not isinstance(i, str))
-        raise DataError(
-            f"unit ids must be strings, got {type(bad).__name__} {bad!r}", field="unit_id"
-        ) from None
-    lengths = np.fromiter(map(len, ids), dtype=np.int64, count=n)
-    if joined.isascii():
-        flat = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).astype(np.uint32)
-    else:
-        flat16 = np.frombuffer(joined.encode("utf-16-le", "surrogatepass"), dtype=np.uint16)
-        if flat16.size != lengths.sum():
-            # Astral characters take two code units: count them per id.
-            lengths = np.fromiter(
-                (len(s.encode("utf-16-le", "surrogatepass")) // 2 for s in ids), np.int64, n
-            )
-        flat = flat16.astype(np.uint32)
-    width = int(lengths.max()) if n else 0
-    matrix = np.zeros((n, width), dtype=np.uint32)
-    matrix[np.arange(width) < lengths[:, None]] = flat
-    return matrix, lengths
-
-
-def _fnv_rows(matrix: np.ndarray, lengths: np.ndarray, state: np.ndarray) -> None:
-    """FNV-1a over each row's first `lengths[i]` code units, updating `state` in place.
-
-    Rows are visited in descending length order so the live rows of column j are a prefix:
-    plain slices, no masks, no per-step allocation.
-    """
-    if matrix.shape[1] == 0:
+    lengths = np.diff(chunk.offsets)
+    if lengths.size == 0:
         return
-    order = np.argsort(-lengths, kind="stable")
-    ordered = matrix[order]
-    h = state[order]
-    # live[j]: how many rows are longer than j code units.
-    live = np.searchsorted(-lengths[order], -np.arange(1, matrix.shape[1] + 1), side="right")
     prime = np.uint32(FNV_PRIME)
-    for column in range(matrix.shape[1]):
-        k = int(live[column])
-        if k == 0:
-            break
-        head = h[:k]
-        np.bitwise_xor(head, ordered[:k, column], out=head)
-        np.multiply(head, prime, out=head)
+    width = int(lengths[0])
+    if (lengths == width).all():
+        if width == 0:
+            return
+        first = int(chunk.offsets[0])
+        block = chunk.units[first : first + lengths.size * width].reshape(-1, width)
+        for column in np.ascontiguousarray(block.T):
+            np.bitwise_xor(state, column, out=state)
+            np.multiply(state, prime, out=state)
+        return
+    longest = int(lengths.max())
+    # Radix sort on small keys; "stable" so equal lengths keep their order (any order works).
+    key = (longest - lengths).astype(np.uint16 if longest < 1 << 16 else np.int64)
+    order = np.argsort(key, kind="stable")
+    ranked = lengths[order]
+    live = np.searchsorted(-ranked, -np.arange(1, longest + 1), side="right")
+    starts = chunk.offsets[:-1][order]
+    h = state[order]
+    units = np.empty(lengths.size, dtype=chunk.units.dtype)
+    for position in range(longest):
+        k = int(live[position])
+        # Unit `position` of each row: gather from the buffer shifted by `position` (a view).
+        np.take(chunk.units[position:], starts[:k], out=units[:k], mode="clip")
+        np.bitwise_xor(h[:k], units[:k], out=h[:k])
+        np.multiply(h[:k], prime, out=h[:k])
     state[order] = h
 
 
@@ -130,12 +180,12 @@ def _fnv_constant(state: np.ndarray, text: str) -> None:
 _POW10 = np.array([10**k for k in range(11)], dtype=np.uint64)
 
 
-def _fnv_decimal(values: np.ndarray) -> np.ndarray:
-    """fnv1a32(str(v)) for each uint32 `v`: hash its decimal digits, most significant first.
+def _fnv_decimal_by_digits(values: np.ndarray) -> np.ndarray:
+    """fnv1a32(str(v)) for each uint32 `v`, one decimal digit at a time (builds the tables).
 
     Each number is scaled to ten digits (w = v·10^(10-d)), so digit j from the left is
-    (w // 10^(9-j)) % 10 for every row at once — division by a scalar, which numpy turns into
-    a multiply. Rows with fewer than ten digits stop updating after their last digit.
+    (w // 10^(9-j)) % 10 for every row at once. Rows with fewer than ten digits stop updating
+    after their last digit.
     """
     n = values.size
     v = values.astype(np.uint64)
@@ -145,47 +195,72 @@ def _fnv_decimal(values: np.ndarray) -> np.ndarray:
     scaled = v * _POW10[10 - digits]
     state = np.full(n, FNV_OFFSET, dtype=np.uint32)
     prime = np.uint32(FNV_PRIME)
-    wide = np.empty(n, dtype=np.uint64)
-    digit = np.empty(n, dtype=np.uint32)
-    updated = np.empty(n, dtype=np.uint32)
-    all_ten = bool((digits == 10).all())
     for j in range(10):
-        np.floor_divide(scaled, _POW10[9 - j], out=wide)
-        np.remainder(wide, np.uint64(10), out=wide)
-        wide += np.uint64(48)  # the digit's character code
-        digit[:] = wide
-        if j == 0 or all_ten:  # every number has a first digit
-            np.bitwise_xor(state, digit, out=state)
-            np.multiply(state, prime, out=state)
-        else:
-            np.bitwise_xor(state, digit, out=updated)
-            np.multiply(updated, prime, out=updated)
-            np.copyto(state, updated, where=digits > j)
+        digit = ((scaled // _POW10[9 - j]) % np.uint64(10) + np.uint64(48)).astype(np.uint32)
+        updated = (state ^ digit) * prime
+        np.copyto(state, updated, where=digits > j)
     return state
 
 
-def bucket_many(
-    salt: str, unit_ids: Iterable[str] | np.ndarray | pd.Series, version: int = 2
-) -> np.ndarray:
+_SPLIT = 100_000  # a uint32 is at most 42949 × 10^5 + 99999: a high and a low part
+
+
+@functools.cache
+def _decimal_tables() -> tuple[np.ndarray, np.ndarray]:
+    """fnv1a32(str(x)) for x < 10^5, and x's five zero-padded digit characters packed in a
+    uint64 (byte k is the k-th digit from the left): 0.4 MB and 0.8 MB, built once."""
+    x = np.arange(_SPLIT, dtype=np.uint32)
+    with np.errstate(over="ignore"):
+        whole = _fnv_decimal_by_digits(x)
+    packed = np.zeros(_SPLIT, dtype=np.uint64)
+    for k in range(5):
+        digit = (x // 10 ** (4 - k)) % 10 + ord("0")
+        packed |= digit.astype(np.uint64) << np.uint64(8 * k)
+    return whole, packed
+
+
+def _fnv_decimal(values: np.ndarray) -> np.ndarray:
+    """fnv1a32(str(v)) for each uint32 `v`, exactly, without a division per digit.
+
+    v = high·10^5 + low. For high > 0, str(v) is str(high) followed by low's five digits with
+    leading zeros: the state after str(high) comes from a table, then five FNV steps with
+    low's digits from a second table. For high = 0 (v < 10^5), str(v) = str(low): one lookup.
+    """
+    whole, packed = _decimal_tables()
+    high = values // np.uint32(_SPLIT)
+    low = values - high * np.uint32(_SPLIT)
+    state = whole.take(high)
+    digits = packed.take(low).view(np.uint8).reshape(-1, 8)
+    prime = np.uint32(FNV_PRIME)
+    for k in range(5):
+        np.bitwise_xor(state, digits[:, k], out=state)
+        np.multiply(state, prime, out=state)
+    short = np.flatnonzero(high == 0)
+    if short.size:
+        state[short] = whole.take(low[short])
+    return state
+
+
+def bucket_many(salt: str, unit_ids: IdBatch, version: int = 2) -> np.ndarray:
     """`bucket(salt, id, version)` for every id, as a float64 array, vectorised.
 
-    Gives exactly the scalar result for every id, ASCII or not. Ids must be strings.
+    Gives exactly the scalar result for every id, ASCII or not. Ids must be strings: a list,
+    numpy or pandas column of Python strings, or Arrow strings (pandas' Arrow-backed `str`
+    columns, `pyarrow` arrays), which are read from their buffers without a copy per id.
     """
     if version not in HASH_VERSIONS:
         raise ValueError(f"hash version must be 1 or 2, got {version!r}")
-    ids = _as_strings(unit_ids)
-    out = np.empty(len(ids), dtype=np.float64)
+    n, chunks = code_unit_chunks(unit_ids)
+    out = np.empty(n, dtype=np.float64)
     prefix = np.uint32(fnv1a32(salt)) if version == 2 else np.uint32(FNV_OFFSET)
     with np.errstate(over="ignore"):
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start:start + _CHUNK]
-            matrix, lengths = _unit_matrix(chunk)
-            state = np.full(len(chunk), prefix, dtype=np.uint32)
-            _fnv_rows(matrix, lengths, state)
+        for chunk in chunks:
+            state = np.full(chunk.rows, prefix, dtype=np.uint32)
+            _fnv_rows(chunk, state)
+            rows = out[chunk.start : chunk.start + chunk.rows]
             if version == 2:
-                state = _fnv_decimal(state)
-                out[start:start + len(chunk)] = (state % 10000) / 10000
+                np.divide(_fnv_decimal(state) % np.uint32(10000), 10000, out=rows)
             else:
                 _fnv_constant(state, salt)
-                out[start:start + len(chunk)] = (state % 1000) / 1000
+                np.divide(state % np.uint32(1000), 1000, out=rows)
     return out
