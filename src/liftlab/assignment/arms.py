@@ -25,8 +25,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from liftlab.assignment.hashing import Seeds, bucket_many
+from liftlab.assignment.unit_ids import ID_COLUMNS, as_column, sample_rows, take, unit_ids
 from liftlab.config.findings import Finding
 from liftlab.config.model import Campaign, Experiment, Project
 from liftlab.config.validation import check_experiment
@@ -34,8 +37,7 @@ from liftlab.errors import DataError
 from liftlab.lifecycle.catalog import SEGMENT_NAMES
 
 ASSIGNMENT_COLUMNS = ("experiment", "unit_id", "segment", "arm", "bucket", "holdout")
-#: Accepted names for the unit id column, first match wins.
-ID_COLUMNS = ("unit_id", "customer_id")
+__all__ = ["ASSIGNMENT_COLUMNS", "ID_COLUMNS", "Assignment", "AssignmentResult", "assign", "assign_one"]
 
 
 @dataclass(frozen=True)
@@ -72,51 +74,6 @@ def _arm_ranges(campaign: Campaign) -> np.ndarray:
 def _in_layer(experiment: Experiment, position: float | np.ndarray) -> bool | np.ndarray:
     low, high = experiment.layer_range
     return (position >= low) & (position < high)
-
-
-def _sample_rows(frame: pd.DataFrame, mask: np.ndarray, limit: int = 3) -> str:
-    rows = frame[mask].head(limit)
-    return "; ".join(f"row {i}: {dict(r)}" for i, r in zip(rows.index, rows.to_dict("records")))
-
-
-def _unit_ids(customers: pd.DataFrame) -> tuple[str, pd.Series]:
-    """The id column as strings; DataError for nulls, blanks, floats or duplicates."""
-    column = next((c for c in ID_COLUMNS if c in customers.columns), None)
-    if column is None:
-        raise DataError(
-            f"customers need a unit id column ({' or '.join(ID_COLUMNS)}); "
-            f"got {', '.join(map(str, customers.columns))}",
-            field="unit_id",
-        )
-    raw = customers[column]
-    missing = raw.isna().to_numpy()
-    if missing.any():
-        raise DataError(
-            f"{int(missing.sum())} empty unit id(s), e.g. {_sample_rows(customers, missing)}",
-            field=column,
-        )
-    if pd.api.types.is_float_dtype(raw):
-        raise DataError("unit ids must be strings or integers, not decimals", field=column)
-    # Keep plain Python strings in an object column: converting to pandas' string dtype costs
-    # more than the hashing itself.
-    values = raw.to_numpy(dtype=object)
-    if not pd.api.types.is_string_dtype(raw) or raw.dtype != object:
-        values = raw.astype(str).to_numpy(dtype=object)
-    ids = pd.Series(values, index=customers.index, dtype=object)
-    blank = np.fromiter((not v.strip() for v in values), dtype=bool, count=len(values))
-    if blank.any():
-        raise DataError(
-            f"{int(blank.sum())} blank unit id(s), e.g. {_sample_rows(customers, blank)}",
-            field=column,
-        )
-    duplicated = ids.duplicated(keep=False).to_numpy()
-    if duplicated.any():
-        raise DataError(
-            f"{int(ids.duplicated().sum())} duplicate unit id(s): each customer must appear once, "
-            f"e.g. {_sample_rows(customers, duplicated)}",
-            field=column,
-        )
-    return column, ids
 
 
 @dataclass(frozen=True)
@@ -198,57 +155,80 @@ def assign(
     project = project or Project()
     if "segment" not in customers.columns:
         raise DataError("customers need a 'segment' column", field="segment")
-    _, ids = _unit_ids(customers)
-    segments = customers["segment"].astype("string")
+    _, ids = unit_ids(customers)
     campaign_segments = set(experiment.segments)
-    unknown = ~segments.isin(campaign_segments | set(SEGMENT_NAMES)).to_numpy(dtype=bool)
+    codes, names = _segment_codes(customers["segment"], campaign_segments | set(SEGMENT_NAMES))
+    known = np.array([name in campaign_segments or name in SEGMENT_NAMES for name in names] + [False])
+    unknown = ~known[codes]  # code -1 (missing) picks the final False
     if unknown.any():
         raise DataError(
             f"{int(unknown.sum())} customer(s) with an unknown segment, e.g. "
-            f"{_sample_rows(customers, unknown)}",
+            f"{sample_rows(customers, unknown)}",
             field="segment",
         )
 
-    in_campaign = segments.isin(campaign_segments).to_numpy(dtype=bool)
+    in_campaign = np.array([name in campaign_segments for name in names] + [False])[codes]
     skipped: dict[str, int] = {}
     if (~in_campaign).sum():
         skipped["segment without a campaign"] = int((~in_campaign).sum())
-    ids = ids[in_campaign]
-    segments = segments[in_campaign]
+    ids = take(ids, in_campaign)
+    codes = codes[in_campaign]
 
     if experiment.layer is not None:
         inside = _in_layer(experiment, bucket_many("__" + experiment.layer, ids, 1))
         if (~inside).sum():
             skipped[f"outside layer {experiment.layer!r} range"] = int((~inside).sum())
-        ids, segments = ids[inside], segments[inside]
+        ids, codes = take(ids, inside), codes[inside]
 
     holdout = np.zeros(len(ids), dtype=bool)
     if project.holdout_fraction > 0:
         holdout = bucket_many(project.holdout_salt, ids, project.hash_version) < project.holdout_fraction
 
     positions = bucket_many(experiment.salt, ids, experiment.hash_version)
-    arms = np.full(len(ids), None, dtype=object)
-    segment_values = segments.to_numpy(dtype=object)
+    # Arms as indexes into every campaign's keys end to end (-1: none); a later campaign for
+    # the same segment overrides an earlier one.
+    arms = np.full(len(ids), -1, dtype=np.int64)
+    keys: list[str] = []
     for campaign in experiment.campaigns:
-        rows = segment_values == campaign.segment
-        if not rows.any():
-            continue
-        index = np.searchsorted(_arm_ranges(campaign), positions[rows], side="right")
-        keys = np.array([arm.key for arm in campaign.arms], dtype=object)
-        arms[rows] = keys[np.minimum(index, len(campaign.arms) - 1)]
-    arms[holdout] = None
+        if campaign.segment in names:
+            rows = codes == names.index(campaign.segment)
+            index = np.searchsorted(_arm_ranges(campaign), positions[rows], side="right")
+            arms[rows] = len(keys) + np.minimum(index, len(campaign.arms) - 1)
+        keys.extend(arm.key for arm in campaign.arms)
+    arms[holdout] = -1
 
     frame = pd.DataFrame(
         {
             "experiment": experiment.key,
-            "unit_id": ids.to_numpy(dtype=object),
-            "segment": segment_values,
-            "arm": arms,
+            "unit_id": as_column(ids),
+            "segment": _text_column(names, codes),
+            "arm": _text_column(keys, arms),
             "bucket": positions,
             "holdout": holdout,
         }
     )
     return AssignmentResult(assignments=frame, skipped=skipped, warnings=warnings)
+
+
+def _segment_codes(column: pd.Series, known: set[str]) -> tuple[np.ndarray, list[str]]:
+    """Each row's segment as an index into segment names (-1 for a missing one), the names as
+    text (as `astype("string")` writes them). An Arrow text column is looked up in `known`
+    directly (its other values: -1 too, as unknown as a missing one); anything else factorized.
+    """
+    if isinstance(column.array, pd.arrays.ArrowExtensionArray):
+        arrow = pa.array(column.array)
+        if pa.types.is_string(arrow.type) or pa.types.is_large_string(arrow.type):
+            names = sorted(known)
+            found = pc.index_in(arrow, value_set=pa.array(names, type=arrow.type))
+            return found.fill_null(-1).to_numpy().astype(np.int64), names
+    codes, uniques = pd.factorize(column)
+    return codes, [str(name) for name in pd.Index(uniques).astype("string")]
+
+
+def _text_column(values: list[str], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """`values[code]` per row (missing where code is -1), as pandas' Arrow-backed `str`."""
+    picked = pa.array(values, type=pa.large_string()).take(pa.array(codes, mask=codes < 0))
+    return pd.array(picked, dtype="str")
 
 
 def assign_one(

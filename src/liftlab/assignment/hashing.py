@@ -16,7 +16,7 @@ position over a chunk of ids read straight from their buffers (`id_buffers`).
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +25,9 @@ from liftlab.assignment.id_buffers import IdBatch, UnitChunk, code_unit_chunks
 
 FNV_OFFSET = 2166136261
 FNV_PRIME = 16777619
+#: 64-bit FNV-1a, for fingerprints (duplicate checks), not for buckets.
+FNV64_OFFSET = 14695981039346656037
+FNV64_PRIME = 1099511628211
 HASH_VERSIONS = (1, 2)
 _MASK = 0xFFFFFFFF
 
@@ -70,60 +73,68 @@ class Seeds:
     """
 
     pairs: tuple[tuple[str, int], ...]
+    #: The lanes' starting states, and one mask keeping each lane's low 32 bits.
     start: int
-    spread: int
     mask: int
+    #: unit × (1 in every lane), precomputed for ASCII units.
+    spread: tuple[int, ...]
+    #: Per lane: its version and (version 1) the salt's code units to append.
     tails: tuple[tuple[int, tuple[int, ...]], ...]
 
     @staticmethod
     @functools.lru_cache(maxsize=256)
     def of(pairs: tuple[tuple[str, int], ...]) -> Seeds:
         """The prepared form of `pairs` (cached: salts rarely change)."""
-        start = spread = mask = 0
+        start = ones = mask = 0
         tails = []
         for lane, (salt, version) in enumerate(pairs):
             if version not in HASH_VERSIONS:
                 raise ValueError(f"hash version must be 1 or 2, got {version!r}")
             state = fnv1a32(salt) if version == 2 else FNV_OFFSET
             start |= state << (_LANE * lane)
-            spread |= 1 << (_LANE * lane)
+            ones |= 1 << (_LANE * lane)
             mask |= _MASK << (_LANE * lane)
             tails.append((version, tuple(code_units(salt)) if version == 1 else ()))
-        return Seeds(pairs, start, spread, mask, tuple(tails))
+        spread = tuple(unit * ones for unit in range(128))
+        return Seeds(pairs, start, mask, spread, tuple(tails))
 
     def buckets(self, unit_id: str) -> tuple[float, ...]:
         """`bucket(salt, unit_id, version)` for each pair, in order."""
-        state, spread, mask = self.start, self.spread, self.mask
-        for unit in code_units(unit_id):
-            state = (state ^ unit * spread) * FNV_PRIME & mask
+        state, mask, spread = self.start, self.mask, self.spread
+        if unit_id.isascii():
+            for unit in unit_id.encode("ascii"):
+                state = (state ^ spread[unit]) * FNV_PRIME & mask
+        else:
+            ones = spread[1]
+            for unit in code_units(unit_id):
+                state = (state ^ unit * ones) * FNV_PRIME & mask
+        # Below, states are masked once at the end: XOR with a unit only touches low bits and
+        # a product's low 32 bits depend only on the factors' low 32 bits.
+        whole = _decimal_list()
         out = []
         for version, salt_units in self.tails:
             lane = state & _MASK
             state >>= _LANE
-            if version == 2:
-                out.append(_fnv_decimal_one(lane) % 10000 / 10000)
+            if version == 2:  # fnv1a32(str(lane)), as _fnv_decimal does it
+                if lane < _SPLIT:
+                    lane = whole[lane]
+                else:
+                    high, low = divmod(lane, _SPLIT)
+                    d0, d1, d2, d3, d4 = b"%05d" % low
+                    lane = (((((((((whole[high] ^ d0) * FNV_PRIME ^ d1) * FNV_PRIME ^ d2)
+                                * FNV_PRIME ^ d3) * FNV_PRIME ^ d4) * FNV_PRIME)))) & _MASK
+                out.append(lane % 10000 / 10000)
             else:
                 for unit in salt_units:
-                    lane = (lane ^ unit) * FNV_PRIME & _MASK
-                out.append(lane % 1000 / 1000)
+                    lane = (lane ^ unit) * FNV_PRIME
+                out.append((lane & _MASK) % 1000 / 1000)
         return tuple(out)
 
 
 @functools.cache
 def _decimal_list() -> list[int]:
+    """fnv1a32(str(x)) for x < 10^5, as a list for the scalar path."""
     return _decimal_tables()[0].tolist()
-
-
-def _fnv_decimal_one(value: int) -> int:
-    """fnv1a32(str(value)) for a uint32, as `_fnv_decimal` does it: a table, five steps."""
-    whole = _decimal_list()
-    if value < _SPLIT:
-        return whole[value]
-    high, low = divmod(value, _SPLIT)
-    state = whole[high]
-    for unit in b"%05d" % low:
-        state = (state ^ unit) * FNV_PRIME & _MASK
-    return state
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,7 +142,8 @@ def _fnv_decimal_one(value: int) -> int:
 
 
 def _fnv_rows(chunk: UnitChunk, state: np.ndarray) -> None:
-    """FNV-1a over each row's code units, updating `state` (one uint32 per row) in place.
+    """FNV-1a over each row's code units, updating `state` (one uint32 per row, or uint64 for
+    the 64-bit variant) in place.
 
     Rows of one length (zero-padded codes, UUIDs) are a 2-D view of the buffer: transposed
     once, each code unit position is a contiguous row. Otherwise rows are visited longest
@@ -140,7 +152,7 @@ def _fnv_rows(chunk: UnitChunk, state: np.ndarray) -> None:
     lengths = np.diff(chunk.offsets)
     if lengths.size == 0:
         return
-    prime = np.uint32(FNV_PRIME)
+    prime = np.uint32(FNV_PRIME) if state.dtype == np.uint32 else np.uint64(FNV64_PRIME)
     width = int(lengths[0])
     if (lengths == width).all():
         if width == 0:
@@ -250,7 +262,11 @@ def bucket_many(salt: str, unit_ids: IdBatch, version: int = 2) -> np.ndarray:
     """
     if version not in HASH_VERSIONS:
         raise ValueError(f"hash version must be 1 or 2, got {version!r}")
-    n, chunks = code_unit_chunks(unit_ids)
+    return _buckets(salt, *code_unit_chunks(unit_ids), version)
+
+
+def _buckets(salt: str, n: int, chunks: Iterable[UnitChunk], version: int) -> np.ndarray:
+    """`bucket_many` over ids already cut into chunks of code units."""
     out = np.empty(n, dtype=np.float64)
     prefix = np.uint32(fnv1a32(salt)) if version == 2 else np.uint32(FNV_OFFSET)
     with np.errstate(over="ignore"):
@@ -263,4 +279,20 @@ def bucket_many(salt: str, unit_ids: IdBatch, version: int = 2) -> np.ndarray:
             else:
                 _fnv_constant(state, salt)
                 np.divide(state % np.uint32(1000), 1000, out=rows)
+    return out
+
+
+def fingerprints(unit_ids: IdBatch) -> np.ndarray:
+    """64-bit FNV-1a of each id's UTF-16 code units (uint64): equal ids, equal fingerprints.
+
+    Sorting these finds duplicate ids in a fraction of a hash table's time; two different ids
+    share one with probability 2^-64 per pair, so a match is confirmed on the ids themselves.
+    """
+    n, chunks = code_unit_chunks(unit_ids)
+    out = np.empty(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for chunk in chunks:
+            state = np.full(chunk.rows, FNV64_OFFSET, dtype=np.uint64)
+            _fnv_rows(chunk, state)
+            out[chunk.start : chunk.start + chunk.rows] = state
     return out

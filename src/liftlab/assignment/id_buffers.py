@@ -83,18 +83,21 @@ def _arrow_strings(unit_ids: Any) -> pa.ChunkedArray | None:
     return unit_ids
 
 
+def arrow_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """An Arrow string array's UTF-8 bytes (uint8) and its n + 1 offsets into them, no copy."""
+    _, offset_buffer, data_buffer = array.buffers()
+    wide = pa.types.is_large_string(array.type)
+    offsets = np.frombuffer(offset_buffer, dtype=np.int64 if wide else np.int32)
+    offsets = offsets[array.offset : array.offset + len(array) + 1]
+    if data_buffer is None:
+        return np.zeros(0, dtype=np.uint8), offsets
+    return np.frombuffer(data_buffer, dtype=np.uint8), offsets
+
+
 def _arrow_chunks(ids: pa.ChunkedArray, chunk_rows: int) -> Iterator[UnitChunk]:
     start = 0
     for array in ids.chunks:
-        _, offset_buffer, data_buffer = array.buffers()
-        wide = pa.types.is_large_string(array.type)
-        offsets = np.frombuffer(offset_buffer, dtype=np.int64 if wide else np.int32)
-        offsets = offsets[array.offset : array.offset + len(array) + 1]
-        data = (
-            np.frombuffer(data_buffer, dtype=np.uint8)
-            if data_buffer is not None
-            else np.zeros(0, dtype=np.uint8)
-        )
+        data, offsets = arrow_buffers(array)
         for first in range(0, len(array), chunk_rows):
             bounds = offsets[first : first + chunk_rows + 1].astype(np.int64)
             chunk = data[bounds[0] : bounds[-1]]
