@@ -101,13 +101,21 @@ def test_duplicates_are_counted_as_before(dtype: object) -> None:
         assign(experiment(), people, PROJECT)
 
 
-def test_a_fingerprint_collision_is_not_a_duplicate(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(unit_ids, "fingerprints", lambda ids: np.zeros(len(ids), dtype=np.uint64))
+def test_a_hash_collision_is_not_a_duplicate(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(unit_ids, "fnv1a32_many", lambda ids: np.zeros(len(ids), dtype=np.uint32))
     distinct = pd.DataFrame({"unit_id": ["a", "b", "c"], "segment": "at_risk"})
     assert len(assign(experiment(layer=None), distinct, PROJECT).assignments) == 3
     twice = pd.DataFrame({"unit_id": ["a", "b", "a"], "segment": "at_risk"})
     with pytest.raises(DataError, match="1 duplicate unit id"):
         assign(experiment(layer=None), twice, PROJECT)
+    # Only the two copies of "c3" share a hash: they alone are compared, and caught.
+    some = [f"c{i}" for i in range(40)]
+    hashes = np.arange(40, dtype=np.uint32)
+    hashes[39] = 3
+    monkeypatch.setattr(unit_ids, "fnv1a32_many", lambda ids: hashes)
+    people = pd.DataFrame({"unit_id": some[:39] + ["c3"], "segment": "at_risk"})
+    with pytest.raises(DataError, match=r"1 duplicate unit id.*'c3'"):
+        assign(experiment(layer=None), people, PROJECT)
 
 
 @pytest.mark.parametrize("dtype", ["str", object, "category"])

@@ -25,9 +25,6 @@ from liftlab.assignment.id_buffers import IdBatch, UnitChunk, code_unit_chunks
 
 FNV_OFFSET = 2166136261
 FNV_PRIME = 16777619
-#: 64-bit FNV-1a, for fingerprints (duplicate checks), not for buckets.
-FNV64_OFFSET = 14695981039346656037
-FNV64_PRIME = 1099511628211
 HASH_VERSIONS = (1, 2)
 _MASK = 0xFFFFFFFF
 
@@ -142,8 +139,7 @@ def _decimal_list() -> list[int]:
 
 
 def _fnv_rows(chunk: UnitChunk, state: np.ndarray) -> None:
-    """FNV-1a over each row's code units, updating `state` (one uint32 per row, or uint64 for
-    the 64-bit variant) in place.
+    """FNV-1a over each row's code units, updating `state` (one uint32 per row) in place.
 
     Rows of one length (zero-padded codes, UUIDs) are a 2-D view of the buffer: transposed
     once, each code unit position is a contiguous row. Otherwise rows are visited longest
@@ -152,7 +148,7 @@ def _fnv_rows(chunk: UnitChunk, state: np.ndarray) -> None:
     lengths = np.diff(chunk.offsets)
     if lengths.size == 0:
         return
-    prime = np.uint32(FNV_PRIME) if state.dtype == np.uint32 else np.uint64(FNV64_PRIME)
+    prime = np.uint32(FNV_PRIME)
     width = int(lengths[0])
     if (lengths == width).all():
         if width == 0:
@@ -282,17 +278,14 @@ def _buckets(salt: str, n: int, chunks: Iterable[UnitChunk], version: int) -> np
     return out
 
 
-def fingerprints(unit_ids: IdBatch) -> np.ndarray:
-    """64-bit FNV-1a of each id's UTF-16 code units (uint64): equal ids, equal fingerprints.
-
-    Sorting these finds duplicate ids in a fraction of a hash table's time; two different ids
-    share one with probability 2^-64 per pair, so a match is confirmed on the ids themselves.
-    """
+def fnv1a32_many(unit_ids: IdBatch) -> np.ndarray:
+    """`fnv1a32(id)` for every id (uint32): equal ids, equal values, e.g. to find duplicates by
+    sorting numbers instead of hashing strings into a table."""
     n, chunks = code_unit_chunks(unit_ids)
-    out = np.empty(n, dtype=np.uint64)
+    out = np.empty(n, dtype=np.uint32)
     with np.errstate(over="ignore"):
         for chunk in chunks:
-            state = np.full(chunk.rows, FNV64_OFFSET, dtype=np.uint64)
+            state = out[chunk.start : chunk.start + chunk.rows]
+            state.fill(FNV_OFFSET)
             _fnv_rows(chunk, state)
-            out[chunk.start : chunk.start + chunk.rows] = state
     return out
