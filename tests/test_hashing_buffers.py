@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 
 from liftlab import DataError
 from liftlab.assignment import hashing
-from liftlab.assignment.hashing import Seeds, bucket, bucket_many, fnv1a32, fnv1a32_many
+from liftlab.assignment.hashing import (
+    Seeds,
+    bucket,
+    bucket_many,
+    bucket_many_v1_from_hashes,
+    fnv1a32,
+    fnv1a32_many,
+)
 from liftlab.assignment.id_buffers import code_unit_chunks
 from liftlab.assignment.utf16 import utf16_from_utf8
 
@@ -49,6 +56,8 @@ def test_every_input_form_equals_scalar(salt: str, ids: list[str], cut: int, row
         expected = scalar(salt, ids, version)
         for name, form in forms.items():
             assert bucket_many(salt, form, version).tolist() == expected, name
+        if version == 1:  # version 1 continues the id's own hash
+            assert bucket_many_v1_from_hashes(salt, fnv1a32_many(whole)).tolist() == expected
         # Chunk boundaries anywhere: a few rows per chunk.
         for form in (ids, whole):
             got = hashing._buckets(salt, *code_unit_chunks(form, rows), version)

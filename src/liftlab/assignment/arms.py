@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from liftlab.assignment.hashing import Seeds, bucket_many
+from liftlab.assignment.hashing import Seeds, bucket_many, bucket_many_v1_from_hashes
 from liftlab.assignment.unit_ids import ID_COLUMNS, as_column, sample_rows, take, unit_ids
 from liftlab.config.findings import Finding
 from liftlab.config.model import Campaign, Experiment, Project
@@ -155,7 +155,7 @@ def assign(
     project = project or Project()
     if "segment" not in customers.columns:
         raise DataError("customers need a 'segment' column", field="segment")
-    _, ids = unit_ids(customers)
+    _, ids, hashes = unit_ids(customers)
     campaign_segments = set(experiment.segments)
     codes, names = _segment_codes(customers["segment"], campaign_segments | set(SEGMENT_NAMES))
     known = np.array([name in campaign_segments or name in SEGMENT_NAMES for name in names] + [False])
@@ -175,7 +175,9 @@ def assign(
     codes = codes[in_campaign]
 
     if experiment.layer is not None:
-        inside = _in_layer(experiment, bucket_many("__" + experiment.layer, ids, 1))
+        # bucket("__" + layer, id, 1), continuing the ids' hashes from the duplicate check.
+        layer_positions = bucket_many_v1_from_hashes("__" + experiment.layer, hashes[in_campaign])
+        inside = _in_layer(experiment, layer_positions)
         if (~inside).sum():
             skipped[f"outside layer {experiment.layer!r} range"] = int((~inside).sum())
         ids, codes = take(ids, inside), codes[inside]

@@ -261,6 +261,15 @@ def bucket_many(salt: str, unit_ids: IdBatch, version: int = 2) -> np.ndarray:
     return _buckets(salt, *code_unit_chunks(unit_ids), version)
 
 
+def bucket_many_v1_from_hashes(salt: str, hashes: np.ndarray) -> np.ndarray:
+    """`bucket(salt, id, 1)` for every id from its `fnv1a32(id)`: version 1 hashes id + salt,
+    so it continues the id's own hash with the salt's code units."""
+    state = hashes.astype(np.uint32)  # a copy: the caller's hashes stay as they are
+    with np.errstate(over="ignore"):
+        _fnv_constant(state, salt)
+    return (state % np.uint32(1000)) / 1000
+
+
 def _buckets(salt: str, n: int, chunks: Iterable[UnitChunk], version: int) -> np.ndarray:
     """`bucket_many` over ids already cut into chunks of code units."""
     out = np.empty(n, dtype=np.float64)

@@ -33,9 +33,9 @@ def sample_rows(frame: pd.DataFrame, mask: np.ndarray, limit: int = 3) -> str:
     return "; ".join(f"row {i}: {dict(r)}" for i, r in zip(rows.index, rows.to_dict("records")))
 
 
-def unit_ids(customers: pd.DataFrame) -> tuple[str, UnitIds]:
-    """The id column's name and its values as strings; DataError for nulls, blanks, floats
-    or duplicates."""
+def unit_ids(customers: pd.DataFrame) -> tuple[str, UnitIds, np.ndarray]:
+    """The id column's name, its values as strings and their `fnv1a32` hashes (uint32, which
+    a version 1 bucket continues); DataError for nulls, blanks, floats or duplicates."""
     column = next((c for c in ID_COLUMNS if c in customers.columns), None)
     if column is None:
         raise DataError(
@@ -59,14 +59,15 @@ def unit_ids(customers: pd.DataFrame) -> tuple[str, UnitIds]:
             f"{int(blank.sum())} blank unit id(s), e.g. {sample_rows(customers, blank)}",
             field=column,
         )
-    duplicated = _duplicated(ids)
+    hashes = fnv1a32_many(ids)
+    duplicated = _duplicated(ids, hashes)
     if duplicated is not None:
         raise DataError(
             f"{int(duplicated.sum()) - _distinct(ids, duplicated)} duplicate unit id(s): "
             f"each customer must appear once, e.g. {sample_rows(customers, duplicated)}",
             field=column,
         )
-    return column, ids
+    return column, ids, hashes
 
 
 def take(ids: UnitIds, mask: np.ndarray) -> UnitIds:
@@ -127,23 +128,21 @@ def _blank(ids: UnitIds) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
 
 
-def _duplicated(ids: UnitIds) -> np.ndarray | None:
+def _duplicated(ids: UnitIds, hashes: np.ndarray) -> np.ndarray | None:
     """Mask of every row whose id appears more than once, or None when all are distinct.
 
-    Copies of one id share its 32-bit hash, so only rows whose hash occurs twice (about n²/2³³
-    pairs by chance: ~100 for a million ids) are compared as strings.
+    Copies of one id share its hash, so only rows whose hash occurs twice (about n²/2³³ pairs
+    by chance: ~100 for a million ids) are compared as strings.
     """
+    ordered = np.sort(hashes)
+    clashes = ordered[1:][ordered[1:] == ordered[:-1]]
+    if clashes.size == 0:
+        return None
+    rows = np.flatnonzero(np.isin(hashes, clashes))
     if isinstance(ids, pa.ChunkedArray):
-        hashes = fnv1a32_many(ids)
-        ordered = np.sort(hashes)
-        clashes = ordered[1:][ordered[1:] == ordered[:-1]]
-        if clashes.size == 0:
-            return None
-        rows = np.flatnonzero(np.isin(hashes, clashes))
         values = pd.Series(ids.take(pa.array(rows)).to_pylist(), dtype=object)
     else:
-        rows = np.arange(len(ids))
-        values = pd.Series(ids, dtype=object)
+        values = pd.Series(ids[rows], dtype=object)
     duplicated = np.zeros(len(ids), dtype=bool)
     duplicated[rows] = values.duplicated(keep=False).to_numpy()
     return duplicated if duplicated.any() else None
