@@ -39,12 +39,18 @@ def visible(text: str) -> bool:
     picks=st.lists(st.sampled_from(SEGMENTS), min_size=60, max_size=60),
     layer=st.booleans(),
 )
-def test_same_frame_from_every_column_storage(ids: list[str], picks: list[str], layer: bool) -> None:
+def test_same_frame_from_every_column_storage(
+    ids: list[str], picks: list[str], layer: bool
+) -> None:
     exp = experiment("email" if layer else None)
     segments = picks[: len(ids)]
+    storages = [("str", "str"), (object, object), ("string[pyarrow]", "category"),
+                ("string[python]", "string[pyarrow]")]
     frames = [
-        assign(exp, pd.DataFrame({"unit_id": pd.Series(ids, dtype=d1), "segment": pd.Series(segments, dtype=d2)}), PROJECT).assignments
-        for d1, d2 in [("str", "str"), (object, object), ("string[pyarrow]", "category"), ("string[python]", "string[pyarrow]")]
+        assign(exp, pd.DataFrame({"unit_id": pd.Series(ids, dtype=id_type),
+                                  "segment": pd.Series(segments, dtype=segment_type)}),
+               PROJECT).assignments
+        for id_type, segment_type in storages
     ]
     for frame in frames[1:]:
         pd.testing.assert_frame_equal(frame, frames[0])
@@ -148,7 +154,8 @@ def test_assign_one_plan_is_cached_per_object_and_never_for_an_invalid_one() -> 
 
 
 def test_assign_one_with_an_unhashable_declaration_still_answers() -> None:
-    listed = Campaign("at_risk", arms=[Arm("control", 0.3, control=True), Arm("offer", 0.7)])  # type: ignore[arg-type]
+    arm_list = [Arm("control", 0.3, control=True), Arm("offer", 0.7)]
+    listed = Campaign("at_risk", arms=arm_list)  # type: ignore[arg-type]
     exp = replace(experiment(layer=None), campaigns=(listed,))
     one = assign_one(exp, "cust-1", "at_risk", PROJECT)
     frame = assign(exp, pd.DataFrame({"unit_id": ["cust-1"], "segment": "at_risk"}), PROJECT)

@@ -84,7 +84,8 @@ def test_long_batches_of_one_length_and_of_many_lengths() -> None:
     for ids in (uuids, mixed):
         for version in (1, 2):
             expected = np.array(scalar("exp", ids, version))
-            np.testing.assert_array_equal(bucket_many("exp", pd.Series(ids, dtype="str"), version), expected)
+            arrow = pd.Series(ids, dtype="str")
+            np.testing.assert_array_equal(bucket_many("exp", arrow, version), expected)
             np.testing.assert_array_equal(bucket_many("exp", ids, version), expected)
 
 

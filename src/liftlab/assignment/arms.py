@@ -37,7 +37,9 @@ from liftlab.errors import DataError
 from liftlab.lifecycle.catalog import SEGMENT_NAMES
 
 ASSIGNMENT_COLUMNS = ("experiment", "unit_id", "segment", "arm", "bucket", "holdout")
-__all__ = ["ASSIGNMENT_COLUMNS", "ID_COLUMNS", "Assignment", "AssignmentResult", "assign", "assign_one"]
+__all__ = [
+    "ASSIGNMENT_COLUMNS", "ID_COLUMNS", "Assignment", "AssignmentResult", "assign", "assign_one"
+]
 
 
 @dataclass(frozen=True)
@@ -157,9 +159,9 @@ def assign(
         raise DataError("customers need a 'segment' column", field="segment")
     _, ids, hashes = unit_ids(customers)
     campaign_segments = set(experiment.segments)
-    codes, names = _segment_codes(customers["segment"], campaign_segments | set(SEGMENT_NAMES))
-    known = np.array([name in campaign_segments or name in SEGMENT_NAMES for name in names] + [False])
-    unknown = ~known[codes]  # code -1 (missing) picks the final False
+    known = campaign_segments | set(SEGMENT_NAMES)
+    codes, names = _segment_codes(customers["segment"], known)
+    unknown = ~_named(names, known)[codes]
     if unknown.any():
         raise DataError(
             f"{int(unknown.sum())} customer(s) with an unknown segment, e.g. "
@@ -167,7 +169,7 @@ def assign(
             field="segment",
         )
 
-    in_campaign = np.array([name in campaign_segments for name in names] + [False])[codes]
+    in_campaign = _named(names, campaign_segments)[codes]
     skipped: dict[str, int] = {}
     if (~in_campaign).sum():
         skipped["segment without a campaign"] = int((~in_campaign).sum())
@@ -225,6 +227,12 @@ def _segment_codes(column: pd.Series, known: set[str]) -> tuple[np.ndarray, list
             return found.fill_null(-1).to_numpy().astype(np.int64), names
     codes, uniques = pd.factorize(column)
     return codes, [str(name) for name in pd.Index(uniques).astype("string")]
+
+
+def _named(names: list[str], wanted: set[str]) -> np.ndarray:
+    """Per segment code, whether its name is `wanted`; one more False, which code -1 (a missing
+    segment) picks."""
+    return np.array([name in wanted for name in names] + [False], dtype=bool)
 
 
 def _text_column(values: list[str], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:

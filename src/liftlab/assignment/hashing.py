@@ -118,8 +118,9 @@ class Seeds:
                 else:
                     high, low = divmod(lane, _SPLIT)
                     d0, d1, d2, d3, d4 = b"%05d" % low
-                    lane = (((((((((whole[high] ^ d0) * FNV_PRIME ^ d1) * FNV_PRIME ^ d2)
-                                * FNV_PRIME ^ d3) * FNV_PRIME ^ d4) * FNV_PRIME)))) & _MASK
+                    p = FNV_PRIME  # five FNV steps, unrolled: the hottest lines of assign_one
+                    lane = (((((whole[high] ^ d0) * p ^ d1) * p ^ d2) * p ^ d3) * p ^ d4) * p
+                    lane &= _MASK
                 out.append(lane % 10000 / 10000)
             else:
                 for unit in salt_units:
