@@ -127,7 +127,7 @@ def kernel_from_python(kernel: Callable[..., None], ids: list[str]) -> np.ndarra
     return out
 
 
-def timed(function: Callable[[], np.ndarray], repeats: int = 2) -> tuple[float, np.ndarray]:
+def timed(function: Callable[[], np.ndarray], repeats: int = 3) -> tuple[float, np.ndarray]:
     """Best wall time of `repeats` runs (the machine is shared and noisy), and the result."""
     best, result = float("inf"), np.empty(0)
     for _ in range(repeats):
