@@ -49,6 +49,7 @@ def test_every_input_form_equals_scalar(salt: str, ids: list[str], cut: int, row
         "string[pyarrow] column": pd.Series(ids, dtype="string[pyarrow]"),
         "pyarrow string": pa.array(ids, type=pa.string()),
         "pyarrow string_view": pa.array(ids, type=pa.string_view()),
+        "pyarrow dictionary": pa.array(ids, type=pa.large_string()).dictionary_encode(),
         "chunked": pa.chunked_array([whole[:cut], whole[cut:]], type=pa.large_string()),
         "sliced": pa.array(["pad"] + ids + ["pad"], type=pa.large_string())[1 : len(ids) + 1],
     }

@@ -72,6 +72,9 @@ def _arrow_strings(unit_ids: Any) -> pa.ChunkedArray | None:
     if not isinstance(unit_ids, pa.ChunkedArray):
         return None
     kind = unit_ids.type
+    if pa.types.is_dictionary(kind) and _is_text(kind.value_type):
+        kind = kind.value_type
+        unit_ids = unit_ids.cast(kind)
     if pa.types.is_string_view(kind):
         unit_ids = unit_ids.cast(pa.large_string())
     elif not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
@@ -92,6 +95,10 @@ def arrow_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     if data_buffer is None:
         return np.zeros(0, dtype=np.uint8), offsets
     return np.frombuffer(data_buffer, dtype=np.uint8), offsets
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
 
 
 def _arrow_chunks(ids: pa.ChunkedArray, chunk_rows: int) -> Iterator[UnitChunk]:
