@@ -75,8 +75,8 @@ class Seeds:
     mask: int
     #: unit × (1 in every lane), precomputed for ASCII units.
     spread: tuple[int, ...]
-    #: Per lane: its version and (version 1) the salt's code units to append.
-    tails: tuple[tuple[int, tuple[int, ...]], ...]
+    #: Per lane: its version and (version 1) the salt to append, as `suffix_step` gives it.
+    tails: tuple[tuple[int, tuple[int, int, list[int]]], ...]
 
     @staticmethod
     @functools.lru_cache(maxsize=256)
@@ -91,7 +91,7 @@ class Seeds:
             start |= state << (_LANE * lane)
             ones |= 1 << (_LANE * lane)
             mask |= _MASK << (_LANE * lane)
-            tails.append((version, tuple(code_units(salt)) if version == 1 else ()))
+            tails.append((version, _scalar_suffix(salt) if version == 1 else (0, 0, [])))
         spread = tuple(unit * ones for unit in range(128))
         return Seeds(pairs, start, mask, spread, tuple(tails))
 
@@ -107,9 +107,9 @@ class Seeds:
                 state = (state ^ unit * ones) * FNV_PRIME & mask
         # Below, states are masked once at the end: XOR with a unit only touches low bits and
         # a product's low 32 bits depend only on the factors' low 32 bits.
-        whole = _decimal_list()
+        whole, hundreds, ones = _decimal_lists()
         out = []
-        for version, salt_units in self.tails:
+        for version, (bits, multiplier, table) in self.tails:
             lane = state & _MASK
             state >>= _LANE
             if version == 2:  # fnv1a32(str(lane)), as _fnv_decimal does it
@@ -117,22 +117,33 @@ class Seeds:
                     lane = whole[lane]
                 else:
                     high, low = divmod(lane, _SPLIT)
-                    d0, d1, d2, d3, d4 = b"%05d" % low
+                    low, last = divmod(low, 100)
+                    d0, d1, d2 = hundreds[low]
+                    d3, d4 = ones[last]
                     p = FNV_PRIME  # five FNV steps, unrolled: the hottest lines of assign_one
                     lane = (((((whole[high] ^ d0) * p ^ d1) * p ^ d2) * p ^ d3) * p ^ d4) * p
                     lane &= _MASK
                 out.append(lane % 10000 / 10000)
-            else:
-                for unit in salt_units:
-                    lane = (lane ^ unit) * FNV_PRIME
+            else:  # the salt appended, in one step
+                lane = ((lane >> bits << bits) * multiplier + table[lane & ((1 << bits) - 1)])
                 out.append((lane & _MASK) % 1000 / 1000)
         return tuple(out)
 
 
+def _scalar_suffix(salt: str) -> tuple[int, int, list[int]]:
+    bits, multiplier, table = suffix_step(salt)
+    return bits, multiplier, table.tolist()
+
+
 @functools.cache
-def _decimal_list() -> list[int]:
-    """fnv1a32(str(x)) for x < 10^5, as a list for the scalar path."""
-    return _decimal_tables()[0].tolist()
+def _decimal_lists() -> tuple[list[int], list[tuple[int, ...]], list[tuple[int, ...]]]:
+    """For the scalar path: fnv1a32(str(x)) for x < 10^5, and the character codes of x's
+    three (x < 1000) and two (x < 100) zero-padded digits."""
+    return (
+        _decimal_tables()[0].tolist(),
+        [tuple(b"%03d" % x) for x in range(1000)],
+        [tuple(b"%02d" % x) for x in range(100)],
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -178,12 +189,31 @@ def _fnv_rows(chunk: UnitChunk, state: np.ndarray) -> None:
     state[order] = h
 
 
+@functools.lru_cache(maxsize=256)
+def suffix_step(text: str) -> tuple[int, int, np.ndarray]:
+    """FNV-1a continued over a fixed `text`, as one step: (bits b, multiplier, table).
+
+    A unit below 2^b only XORs the low b bits, so writing s = high·2^b + low, hashing `text`
+    from s gives high·2^b·P^n + g(low) mod 2^32 (n units, P the prime): the high part is only
+    multiplied, and g (table[low]) is FNV-1a over `text` from the state `low` alone. One
+    multiply-add and a lookup in a 2^b table replace n steps.
+    """
+    units = list(code_units(text))
+    bits = 8 if all(unit < 256 for unit in units) else 16
+    table = np.arange(1 << bits, dtype=np.uint32)
+    with np.errstate(over="ignore"):
+        for unit in units:
+            table = (table ^ np.uint32(unit)) * np.uint32(FNV_PRIME)
+    return bits, pow(FNV_PRIME, len(units), 1 << 32), table
+
+
 def _fnv_constant(state: np.ndarray, text: str) -> None:
-    """Continue every state with the same string (a salt), in place."""
-    prime = np.uint32(FNV_PRIME)
-    for unit in code_units(text):
-        np.bitwise_xor(state, np.uint32(unit), out=state)
-        np.multiply(state, prime, out=state)
+    """Continue every state with the same string (a salt), in place (see `suffix_step`)."""
+    bits, multiplier, table = suffix_step(text)
+    low = table.take(state & np.uint32((1 << bits) - 1))
+    np.bitwise_and(state, np.uint32(_MASK ^ ((1 << bits) - 1)), out=state)
+    np.multiply(state, np.uint32(multiplier), out=state)
+    np.add(state, low, out=state)
 
 
 _POW10 = np.array([10**k for k in range(11)], dtype=np.uint64)
