@@ -18,7 +18,7 @@ from test_events import conversion_rows
 
 from liftlab import Arm, Campaign, Experiment, Metric, Project, StoreError, assign
 from liftlab.aggregate.queries import DAY_US, aggregate, holdout_aggregate
-from liftlab.store.event_store import EventStore
+from liftlab.store.event_store import CHUNK_ROWS, EventStore
 
 EXPERIMENT = Experiment(
     key="store-test",
@@ -471,7 +471,7 @@ def test_killed_load_leaves_whole_chunks_and_rerun_completes(tmp_path: Path) -> 
     process.send_signal(signal.SIGKILL)
     process.wait()
     partial = store.count("conversions")
-    assert partial % 50_000 == 0 and partial < n  # whole chunks only
+    assert partial % CHUNK_ROWS == 0 and partial < n  # whole chunks only
     counts = store.log_conversions(pd.read_csv(source))
     assert counts.inserted == n - partial and counts.duplicates == partial
     assert store.count("conversions") == n

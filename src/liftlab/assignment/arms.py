@@ -19,14 +19,17 @@ them. The batch path (`assign`) and the real-time path (`assign_one`) give the s
 
 from __future__ import annotations
 
-import functools
+import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from liftlab.assignment.hashing import bucket, bucket_many
+from liftlab.assignment.hashing import Seeds, bucket_many, bucket_many_v1_from_hashes
+from liftlab.assignment.unit_ids import ID_COLUMNS, as_column, sample_rows, take, unit_ids
 from liftlab.config.findings import Finding
 from liftlab.config.model import Campaign, Experiment, Project
 from liftlab.config.validation import check_experiment
@@ -34,8 +37,9 @@ from liftlab.errors import DataError
 from liftlab.lifecycle.catalog import SEGMENT_NAMES
 
 ASSIGNMENT_COLUMNS = ("experiment", "unit_id", "segment", "arm", "bucket", "holdout")
-#: Accepted names for the unit id column, first match wins.
-ID_COLUMNS = ("unit_id", "customer_id")
+__all__ = [
+    "ASSIGNMENT_COLUMNS", "ID_COLUMNS", "Assignment", "AssignmentResult", "assign", "assign_one"
+]
 
 
 @dataclass(frozen=True)
@@ -69,66 +73,71 @@ def _arm_ranges(campaign: Campaign) -> np.ndarray:
     return np.cumsum([arm.weight for arm in campaign.arms])
 
 
-def _choose_arm(campaign: Campaign, position: float) -> str:
-    index = int(np.searchsorted(_arm_ranges(campaign), position, side="right"))
-    return campaign.arms[min(index, len(campaign.arms) - 1)].key
-
-
 def _in_layer(experiment: Experiment, position: float | np.ndarray) -> bool | np.ndarray:
     low, high = experiment.layer_range
     return (position >= low) & (position < high)
 
 
-def _sample_rows(frame: pd.DataFrame, mask: np.ndarray, limit: int = 3) -> str:
-    rows = frame[mask].head(limit)
-    return "; ".join(f"row {i}: {dict(r)}" for i, r in zip(rows.index, rows.to_dict("records")))
+@dataclass(frozen=True)
+class _Plan:
+    """What the real-time path needs from an experiment and project, worked out once.
+
+    `check_experiment` has run (it raises ConfigError for an invalid declaration, so no plan
+    exists for one); each segment's arms are their range upper ends and keys; `seeds` hashes
+    the id for the arm, then the layer (when there is one), then the holdout (when there is one)
+    in one pass.
+    """
+
+    arms: Mapping[str, tuple[list[float], tuple[str, ...]]]
+    seeds: Seeds
+    layer_range: tuple[float, float] | None
+    holdout_fraction: float
 
 
-def _unit_ids(customers: pd.DataFrame) -> tuple[str, pd.Series]:
-    """The id column as strings; DataError for nulls, blanks, floats or duplicates."""
-    column = next((c for c in ID_COLUMNS if c in customers.columns), None)
-    if column is None:
-        raise DataError(
-            f"customers need a unit id column ({' or '.join(ID_COLUMNS)}); "
-            f"got {', '.join(map(str, customers.columns))}",
-            field="unit_id",
-        )
-    raw = customers[column]
-    missing = raw.isna().to_numpy()
-    if missing.any():
-        raise DataError(
-            f"{int(missing.sum())} empty unit id(s), e.g. {_sample_rows(customers, missing)}",
-            field=column,
-        )
-    if pd.api.types.is_float_dtype(raw):
-        raise DataError("unit ids must be strings or integers, not decimals", field=column)
-    # Keep plain Python strings in an object column: converting to pandas' string dtype costs
-    # more than the hashing itself.
-    values = raw.to_numpy(dtype=object)
-    if not pd.api.types.is_string_dtype(raw) or raw.dtype != object:
-        values = raw.astype(str).to_numpy(dtype=object)
-    ids = pd.Series(values, index=customers.index, dtype=object)
-    blank = np.fromiter((not v.strip() for v in values), dtype=bool, count=len(values))
-    if blank.any():
-        raise DataError(
-            f"{int(blank.sum())} blank unit id(s), e.g. {_sample_rows(customers, blank)}",
-            field=column,
-        )
-    duplicated = ids.duplicated(keep=False).to_numpy()
-    if duplicated.any():
-        raise DataError(
-            f"{int(ids.duplicated().sum())} duplicate unit id(s): each customer must appear once, "
-            f"e.g. {_sample_rows(customers, duplicated)}",
-            field=column,
-        )
-    return column, ids
+def _plan(experiment: Experiment, project: Project | None) -> _Plan:
+    check_experiment(experiment, project=project)
+    settings = project or Project()
+    arms: dict[str, tuple[list[float], tuple[str, ...]]] = {}
+    for campaign in experiment.campaigns:  # the first campaign of a segment wins, as in assign
+        keys = tuple(arm.key for arm in campaign.arms)
+        arms.setdefault(campaign.segment, (_arm_ranges(campaign).tolist(), keys))
+    pairs = [(experiment.salt, experiment.hash_version)]
+    if experiment.layer is not None:
+        pairs.append(("__" + experiment.layer, 1))
+    if settings.holdout_fraction > 0:
+        pairs.append((settings.holdout_salt, settings.hash_version))
+    return _Plan(
+        arms=arms,
+        seeds=Seeds.of(tuple(pairs)),
+        layer_range=experiment.layer_range if experiment.layer is not None else None,
+        holdout_fraction=settings.holdout_fraction,
+    )
 
 
-@functools.lru_cache(maxsize=64)
-def _checked(experiment: Experiment, project: Project | None) -> tuple[Finding, ...]:
-    """`check_experiment`, once per (frozen, hashable) declaration: the real-time path looks
-    customers up one at a time and must not re-run every rule for each of them."""
-    return check_experiment(experiment, project=project)
+#: Plans by the identity of (experiment, project), holding both so the ids stay theirs.
+_PLANS: dict[tuple[int, int], tuple[Experiment, Project | None, _Plan]] = {}
+_MAX_PLANS = 256
+
+
+def _cached_plan(experiment: Experiment, project: Project | None) -> _Plan:
+    """The plan for this experiment object, checked once: the real-time path looks customers
+    up one at a time and must not re-run every rule (or re-hash the declaration) for each.
+
+    A declaration holding an unhashable value may not be the value it was: checked every call.
+    """
+    key = (id(experiment), id(project))
+    cached = _PLANS.get(key)
+    if cached is not None and cached[0] is experiment and cached[1] is project:
+        return cached[2]
+    try:
+        hash((experiment, project))
+    except TypeError:
+        return _plan(experiment, project)
+    plan = _plan(experiment, project)
+    if len(_PLANS) >= _MAX_PLANS:
+        _PLANS.clear()
+    _PLANS[key] = (experiment, project, plan)
+    return plan
 
 
 def assign(
@@ -148,57 +157,88 @@ def assign(
     project = project or Project()
     if "segment" not in customers.columns:
         raise DataError("customers need a 'segment' column", field="segment")
-    _, ids = _unit_ids(customers)
-    segments = customers["segment"].astype("string")
+    _, ids, hashes = unit_ids(customers)
     campaign_segments = set(experiment.segments)
-    unknown = ~segments.isin(campaign_segments | set(SEGMENT_NAMES)).to_numpy(dtype=bool)
+    known = campaign_segments | set(SEGMENT_NAMES)
+    codes, names = _segment_codes(customers["segment"], known)
+    unknown = ~_named(names, known)[codes]
     if unknown.any():
         raise DataError(
             f"{int(unknown.sum())} customer(s) with an unknown segment, e.g. "
-            f"{_sample_rows(customers, unknown)}",
+            f"{sample_rows(customers, unknown)}",
             field="segment",
         )
 
-    in_campaign = segments.isin(campaign_segments).to_numpy(dtype=bool)
+    in_campaign = _named(names, campaign_segments)[codes]
     skipped: dict[str, int] = {}
     if (~in_campaign).sum():
         skipped["segment without a campaign"] = int((~in_campaign).sum())
-    ids = ids[in_campaign]
-    segments = segments[in_campaign]
+    ids = take(ids, in_campaign)
+    codes = codes[in_campaign]
 
     if experiment.layer is not None:
-        inside = _in_layer(experiment, bucket_many("__" + experiment.layer, ids, 1))
+        # bucket("__" + layer, id, 1), continuing the ids' hashes from the duplicate check.
+        layer_positions = bucket_many_v1_from_hashes("__" + experiment.layer, hashes[in_campaign])
+        inside = _in_layer(experiment, layer_positions)
         if (~inside).sum():
             skipped[f"outside layer {experiment.layer!r} range"] = int((~inside).sum())
-        ids, segments = ids[inside], segments[inside]
+        ids, codes = take(ids, inside), codes[inside]
 
     holdout = np.zeros(len(ids), dtype=bool)
     if project.holdout_fraction > 0:
         holdout = bucket_many(project.holdout_salt, ids, project.hash_version) < project.holdout_fraction
 
     positions = bucket_many(experiment.salt, ids, experiment.hash_version)
-    arms = np.full(len(ids), None, dtype=object)
-    segment_values = segments.to_numpy(dtype=object)
+    # Arms as indexes into every campaign's keys end to end (-1: none); a later campaign for
+    # the same segment overrides an earlier one.
+    arms = np.full(len(ids), -1, dtype=np.int64)
+    keys: list[str] = []
     for campaign in experiment.campaigns:
-        rows = segment_values == campaign.segment
-        if not rows.any():
-            continue
-        index = np.searchsorted(_arm_ranges(campaign), positions[rows], side="right")
-        keys = np.array([arm.key for arm in campaign.arms], dtype=object)
-        arms[rows] = keys[np.minimum(index, len(campaign.arms) - 1)]
-    arms[holdout] = None
+        if campaign.segment in names:
+            rows = codes == names.index(campaign.segment)
+            index = np.searchsorted(_arm_ranges(campaign), positions[rows], side="right")
+            arms[rows] = len(keys) + np.minimum(index, len(campaign.arms) - 1)
+        keys.extend(arm.key for arm in campaign.arms)
+    arms[holdout] = -1
 
     frame = pd.DataFrame(
         {
             "experiment": experiment.key,
-            "unit_id": ids.to_numpy(dtype=object),
-            "segment": segment_values,
-            "arm": arms,
+            "unit_id": as_column(ids),
+            "segment": _text_column(names, codes),
+            "arm": _text_column(keys, arms),
             "bucket": positions,
             "holdout": holdout,
         }
     )
     return AssignmentResult(assignments=frame, skipped=skipped, warnings=warnings)
+
+
+def _segment_codes(column: pd.Series, known: set[str]) -> tuple[np.ndarray, list[str]]:
+    """Each row's segment as an index into segment names (-1 for a missing one), the names as
+    text (as `astype("string")` writes them). An Arrow text column is looked up in `known`
+    directly (its other values: -1 too, as unknown as a missing one); anything else factorized.
+    """
+    if isinstance(column.array, pd.arrays.ArrowExtensionArray):
+        arrow = pa.array(column.array)
+        if pa.types.is_string(arrow.type) or pa.types.is_large_string(arrow.type):
+            names = sorted(known)
+            found = pc.index_in(arrow, value_set=pa.array(names, type=arrow.type))
+            return found.fill_null(-1).to_numpy().astype(np.int64), names
+    codes, uniques = pd.factorize(column)
+    return codes, [str(name) for name in pd.Index(uniques).astype("string")]
+
+
+def _named(names: list[str], wanted: set[str]) -> np.ndarray:
+    """Per segment code, whether its name is `wanted`; one more False, which code -1 (a missing
+    segment) picks."""
+    return np.array([name in wanted for name in names] + [False], dtype=bool)
+
+
+def _text_column(values: list[str], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """`values[code]` per row (missing where code is -1), as pandas' Arrow-backed `str`."""
+    picked = pa.array(values, type=pa.large_string()).take(pa.array(codes, mask=codes < 0))
+    return pd.array(picked, dtype="str")
 
 
 def assign_one(
@@ -209,23 +249,19 @@ def assign_one(
     Same hashes and order as the batch path, so a customer looked up here gets the arm the
     nightly batch gives. ConfigError, as for `assign`, when the experiment fails validation.
     """
-    try:
-        _checked(experiment, project)
-    except TypeError:  # a declaration holding an unhashable value: check it uncached
-        check_experiment(experiment, project=project)
+    plan = _cached_plan(experiment, project)
     if not isinstance(unit_id, str) or not unit_id.strip():
         raise DataError(f"unit id must be a non-empty string, got {unit_id!r}", field="unit_id")
-    campaign = next((c for c in experiment.campaigns if c.segment == segment), None)
-    if campaign is None:
+    arms = plan.arms.get(segment)
+    if arms is None:
         return None
-    if experiment.layer is not None and not _in_layer(
-        experiment, bucket("__" + experiment.layer, unit_id, 1)
-    ):
-        return None
-    project = project or Project()
-    position = bucket(experiment.salt, unit_id, experiment.hash_version)
-    held = project.holdout_fraction > 0 and (
-        bucket(project.holdout_salt, unit_id, project.hash_version) < project.holdout_fraction
-    )
-    arm = None if held else _choose_arm(campaign, position)
-    return Assignment(experiment.key, unit_id, segment, arm, position, bool(held))
+    position, *others = plan.seeds.buckets(unit_id)
+    if plan.layer_range is not None:
+        low, high = plan.layer_range
+        layer_position = others.pop(0)
+        if not low <= layer_position < high:
+            return None
+    held = bool(others) and others[0] < plan.holdout_fraction
+    ranges, keys = arms
+    arm = None if held else keys[min(bisect.bisect_right(ranges, position), len(keys) - 1)]
+    return Assignment(experiment.key, unit_id, segment, arm, position, held)

@@ -57,10 +57,12 @@ from liftlab.store.schema import (
 )
 from liftlab.store.shares import mix_arm_shares
 from liftlab.store.sqlio import (
+    FIRST_EXPOSURE_KEY,
     LOOKUP_COLUMNS,
     insert_columns,
     insert_exposures,
     insert_ignoring,
+    key_order,
     stored_assignments,
     write_transaction,
 )
@@ -365,6 +367,8 @@ class EventStore:
         self, checked: Checked, table: str, columns: tuple[str, ...], kind: str, source: str | None
     ) -> LogCounts:
         good = checked.valid  # in event-id order: each chunk walks the primary key in order
+        if table == "exposures" and len(good):  # in first-exposure key order (see FIRST_EXPOSURE_KEY)
+            good = good.take(key_order(good, FIRST_EXPOSURE_KEY))
         # Each column converted to Python values once; a chunk binds slices of these lists.
         values = [good[c].tolist() for c in columns]
         target = SQLModel.metadata.tables[table]

@@ -63,8 +63,8 @@ def _text(frame: pd.DataFrame, column: str, reasons: _Reasons) -> np.ndarray:
     raw = frame[column]
     missing = raw.isna().to_numpy()
     reasons.add(missing, f"missing field '{column}'")
-    values = raw.to_numpy(dtype=object)
     if not pd.api.types.is_string_dtype(raw):
+        values = raw.to_numpy(dtype=object)
         # Text or whole numbers (ids exported as integers); anything else is refused.
         ok = np.fromiter(
             (isinstance(v, str) or (isinstance(v, int | np.integer) and not isinstance(v, bool))
@@ -74,12 +74,29 @@ def _text(frame: pd.DataFrame, column: str, reasons: _Reasons) -> np.ndarray:
         reasons.add(~missing & ~ok, f"field '{column}' is not text")
         values = np.where(missing, "", values)
         values = np.array([v if isinstance(v, str) else str(v) for v in values], dtype=object)
+    elif _repetitive(raw):
+        # A column of a few values (experiment, segment, arm): factorised where it lies (Arrow's
+        # C++ hash of the bytes), each distinct value checked once and made a Python string
+        # once, the rows sharing it.
+        codes, uniques = pd.factorize(raw)
+        distinct = np.append(np.asarray(uniques, dtype=object), "")  # code -1 (missing) → ""
+        values = distinct[codes]
+        blank, unstorable = _blank_or_unstorable(distinct)
+        reasons.add(~missing & blank[codes], f"field '{column}' is blank")
+        reasons.add(unstorable[codes], f"field '{column}' holds a NUL or a character that is not Unicode text")
+        return values
     else:
-        values = np.where(missing, "", values)
+        values = np.where(missing, "", raw.to_numpy(dtype=object))
     blank, unstorable = _blank_or_unstorable(values)
     reasons.add(~missing & blank, f"field '{column}' is blank")
     reasons.add(unstorable, f"field '{column}' holds a NUL or a character that is not Unicode text")
     return values
+
+
+def _repetitive(column: pd.Series) -> bool:
+    """An Arrow-backed text column whose first thousand values hold at most 100 distinct ones."""
+    return (not pd.api.types.is_object_dtype(column)
+            and column.iloc[:1_000].nunique(dropna=False) <= 100)
 
 
 def _check_event_ids(frame: pd.DataFrame, reasons: _Reasons) -> None:
@@ -197,6 +214,18 @@ def _given_ids(frame: pd.DataFrame, good: np.ndarray) -> pd.Series | None:
     return frame["event_id"][good].reset_index(drop=True)
 
 
+def _field_hashes(column: pd.Series) -> np.ndarray:
+    """pandas' SipHash of each value. A text column of a few values (experiment, arm …) is
+    hashed once per distinct value — the same numbers, a fraction of the work; ids are hashed
+    as they are (categorize=False: no factorising of millions of distinct ids first)."""
+    if pd.api.types.is_object_dtype(column) and len(set(column.iloc[:1_000].tolist())) <= 100:
+        codes, uniques = pd.factorize(column.to_numpy(dtype=object))
+        if len(uniques) <= 1_000:
+            hashed = pd.util.hash_pandas_object(pd.Series(uniques, dtype=object), index=False, categorize=False)
+            return hashed.to_numpy()[codes]
+    return pd.util.hash_pandas_object(column, index=False, categorize=False).to_numpy()
+
+
 def _event_ids(given: pd.Series | None, derived_from: pd.DataFrame, prefix: str) -> tuple[np.ndarray, np.ndarray]:
     """Event ids (given where present, else a content hash of the normalised fields) and the
     order that sorts them, so the store walks its primary-key B-tree in order.
@@ -205,9 +234,7 @@ def _event_ids(given: pd.Series | None, derived_from: pd.DataFrame, prefix: str)
     same id on every machine and run; the field hashes combined forwards and backwards make
     128 bits, written as `prefix` and 32 hex digits.
     """
-    # categorize=False: the same hashes, without factorising millions of distinct ids first.
-    columns = [pd.util.hash_pandas_object(derived_from[c], index=False, categorize=False).to_numpy()
-               for c in derived_from]
+    columns = [_field_hashes(derived_from[c]) for c in derived_from]
     n = len(derived_from)
     if n == 0:
         return np.zeros(0, dtype=object), np.zeros(0, dtype=np.intp)

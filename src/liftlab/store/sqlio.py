@@ -2,6 +2,9 @@
 
 Statements are compiled by SQLAlchemy for the store's dialect and run straight on the DBAPI
 cursor: the driver's speed without SQLAlchemy's per-row objects, and the dialect's own SQL.
+Bulk event inserts take a chunk as columns: SQLite binds them row by row in one executemany,
+PostgreSQL takes one array per column; exposures merge their units' first exposures in the
+same transaction (`insert_exposures`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, Table, bindparam, text
 from sqlalchemy.sql.elements import TextClause
 
@@ -38,8 +43,9 @@ def stored_assignments(conn: Connection, experiments: np.ndarray, units: np.ndar
     """
     parts = [pd.DataFrame(columns=list(LOOKUP_COLUMNS))]
     for key in pd.unique(experiments):
-        wanted = pd.unique(units[experiments == key])
+        wanted = units[experiments == key]  # made distinct only where a lookup needs it
         if seen is not None and key in seen:
+            wanted = pd.unique(wanted)
             cached = seen[key]
             hit = cached.index.get_indexer(wanted)
             parts.append(cached.iloc[hit[hit >= 0]].reset_index().assign(experiment=key))
@@ -56,12 +62,15 @@ def stored_assignments(conn: Connection, experiments: np.ndarray, units: np.ndar
 
 def _query_assignments(conn: Connection, key: str, wanted: np.ndarray) -> pd.DataFrame:
     """One experiment's assignments of `wanted` units (or all of them, when that is cheaper:
-    then `attrs["scanned"]` is set)."""
+    then `attrs["scanned"]` is set). `wanted` may repeat units: a batch large enough to scan
+    never pays for making a million ids distinct."""
     select = "SELECT unit_id, segment, arm, holdout, version FROM assignments WHERE experiment = :e"
     # Counting an experiment's assignments costs a scan, so a few units skip straight to keys.
     total = len(wanted) if len(wanted) <= KEYS_PER_QUERY else conn.execute(
         text("SELECT COUNT(*) FROM assignments WHERE experiment = :e"), {"e": key}).scalar_one()
     scan = len(wanted) > KEYS_PER_QUERY and len(wanted) >= SCAN_SHARE * total
+    if not scan:
+        wanted = pd.unique(wanted)
     if scan:
         # SQLite would walk the primary-key index and fetch each row from the table, one page
         # read per unit; the whole table in storage order is several times faster.
@@ -183,6 +192,18 @@ def insert_columns(conn: Connection, table: Table, names: Sequence[str], columns
     return int(conn.exec_driver_sql(statement, params).rowcount)
 
 
+def key_order(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """The row order that sorts `frame`'s text `columns` as the databases' binary collation
+    does (by UTF-8 bytes), computed by Arrow in C++ rather than by comparing Python strings."""
+    table = pa.table({c: pa.array(frame[c].to_numpy(dtype=object), type=pa.string()) for c in columns})
+    return pc.sort_indices(table, sort_keys=[(c, "ascending") for c in columns]).to_numpy()
+
+
+# `exposed_units`' key: a chunk of exposures stored in this order merges its units' first
+# exposures into that table in key order, one pass through its B-tree instead of a random
+# page per unit (7x less time for a million new units; the event-id index, taking the
+# rows in random order instead, slows by a few percent).
+FIRST_EXPOSURE_KEY = ("experiment", "segment", "arm", "unit_id")
 EXPOSURE_FIELDS = ("event_id", "experiment", "unit_id", "segment", "arm", "channel", "ts")
 
 # PostgreSQL: the chunk arrives as one array per column (a single round trip, no per-row
