@@ -106,7 +106,7 @@ def refresh(store: EventStore, experiment: Experiment, *, full: bool = False,
     """Bring the experiment's materialised values (its metrics', and `metrics`') up to date
     with the store; `full` rebuilds them from scratch."""
     with _locked(store.engine) as conn:
-        return _bring_up_to_date(conn, experiment.key, _specs((*experiment.metrics, *metrics)), full)
+        return _bring_up_to_date(conn, experiment.key, _specs((*experiment.metrics, *metrics)), full)[0]
 
 
 def materialised_stats(
@@ -116,9 +116,9 @@ def materialised_stats(
     the refresh's transaction: equal to `aggregate` / `holdout_aggregate`'s full queries."""
     chosen = tuple(experiment.metrics if metrics is None else metrics)
     with _locked(store.engine) as conn:
-        _bring_up_to_date(conn, experiment.key, _specs((*experiment.metrics, *chosen)), full)
+        now = _bring_up_to_date(conn, experiment.key, _specs((*experiment.metrics, *chosen)), full)[1]
         counts = _frame(conn, _COUNTS, {"x": experiment.key})
-        held_n = _holdout_size(conn, experiment.key)
+        held_n = now.holdout_units if now.first_send is not None else 0  # none before the first send
         stats, holdout = {}, {}
         for metric in chosen:
             stats[metric.key] = _arm_stats(conn, experiment.key, metric, counts)
@@ -169,7 +169,9 @@ def _holdout_size(conn: Connection, experiment: str) -> int:
 # -- bringing values up to date ----------------------------------------------------------------
 
 
-def _bring_up_to_date(conn: Connection, experiment: str, specs: list[_Spec], full: bool) -> Refresh:
+def _bring_up_to_date(conn: Connection, experiment: str, specs: list[_Spec], full: bool) -> tuple[Refresh, _Mark]:
+    """Patch or rebuild each signature whose watermark is behind; what was done, and the
+    store's state the values now match."""
     started = time.perf_counter()
     dialect = conn.dialect.name
     seq = SEQUENCE[dialect]
@@ -202,7 +204,7 @@ def _bring_up_to_date(conn: Connection, experiment: str, specs: list[_Spec], ful
                                       "liftlab_touched_holdout" if patch_holdout else None)
             rebuilt = rebuilt or not (patch and patch_holdout)
         _save_marks(conn, experiment, group, now)
-    return Refresh(units, rebuilt, time.perf_counter() - started)
+    return Refresh(units, rebuilt, time.perf_counter() - started), now
 
 
 def _marks(conn: Connection, experiment: str) -> dict[str, _Mark]:
@@ -256,9 +258,13 @@ def _touched(conn: Connection, experiment: str, group: list[_Spec], mark: _Mark,
         SELECT unit_id FROM exposures WHERE {seq} > :e AND experiment = :x
         UNION SELECT unit_id FROM conversions WHERE {seq} > :c AND event IN ({events})""", params)
     _index(conn, "liftlab_touched", "unit_id")
+    # Through the unit's assignment to its exposed_units key (an exposure always carries its
+    # unit's sticky segment and arm): index lookups per touched unit, no scan of every unit.
     _temp_table(conn, "liftlab_touched_exposed", """
-        SELECT f.experiment, f.segment, f.arm, f.unit_id, f.t0 FROM exposed_units f
-        WHERE f.experiment = :x AND f.unit_id IN (SELECT unit_id FROM liftlab_touched)""", params)
+        SELECT f.experiment, f.segment, f.arm, f.unit_id, f.t0 FROM liftlab_touched t
+        JOIN assignments a ON a.experiment = :x AND a.unit_id = t.unit_id
+        JOIN exposed_units f ON f.experiment = a.experiment AND f.segment = a.segment AND f.arm = a.arm
+             AND f.unit_id = a.unit_id""", params)
     _temp_table(conn, "liftlab_touched_holdout", """
         SELECT a.experiment, a.unit_id FROM liftlab_touched t
         JOIN assignments a ON a.experiment = :x AND a.unit_id = t.unit_id WHERE a.holdout = :held""", params)
@@ -374,14 +380,12 @@ def _arm_stats(conn: Connection, experiment: str, metric: Metric, counts: pd.Dat
 
 def _holdout_stats(conn: Connection, experiment: str, metric: Metric, counts: pd.DataFrame,
                    held_n: int) -> HoldoutStats:
-    """The campaigned units (every exposed unit's y) against the holdout's (0 units before the
-    first send)."""
+    """The campaigned units (every exposed unit's y) against the holdout's `held_n` units."""
     params = {"x": experiment, "s": signature(metric)}
     campaigned = conn.execute(text("SELECT COALESCE(SUM(y), 0.0), COALESCE(SUM(y * y), 0.0) FROM unit_values "
                                    "WHERE experiment = :x AND signature = :s"), params).one()
     held = conn.execute(text("SELECT COALESCE(SUM(y), 0.0), COALESCE(SUM(y * y), 0.0) FROM holdout_values "
                              "WHERE experiment = :x AND signature = :s"), params).one()
-    sent = _scalar(conn, "SELECT MIN(t0) FROM exposed_units WHERE experiment = :x", params) is not None
     n = float(counts["n"].sum()) if len(counts) else 0.0
     return HoldoutStats(metric.key, Sample(n, float(campaigned[0]), float(campaigned[1])),
-                        Sample(float(held_n) if sent else 0.0, float(held[0]), float(held[1])))
+                        Sample(float(held_n), float(held[0]), float(held[1])))
