@@ -4,6 +4,7 @@ give, whatever order events arrive in and however refreshes interleave with logg
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -13,6 +14,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_store import empty_url  # noqa: F401 — the fixture: SQLite, and PostgreSQL when given
 
 from liftlab import Arm, Campaign, Experiment, Metric, Project, assign
 from liftlab.aggregate import refresh as refresh_module
@@ -32,8 +34,8 @@ UNITS = [f"u{i}" for i in range(16)]
 PEOPLE = pd.DataFrame({"unit_id": UNITS, "segment": ["at_risk", "champion"] * 8})
 
 
-def _new_store(folder: str) -> tuple[EventStore, dict[str, pd.DataFrame]]:
-    store = EventStore(f"sqlite:///{Path(folder) / 'events.db'}")
+def _new_store(url: str) -> tuple[EventStore, dict[str, pd.DataFrame]]:
+    store = EventStore(url)
     assigned = {}
     for experiment in (MAIN, OTHER):
         store.register_experiment(experiment)
@@ -88,7 +90,7 @@ def test_materialised_values_equal_the_full_queries(batches: list[list[tuple]], 
     refresh_module.FULL_SHARE = share
     try:
         with tempfile.TemporaryDirectory() as folder:
-            store, assigned = _new_store(folder)
+            store, assigned = _new_store(f"sqlite:///{Path(folder) / 'events.db'}")
             for step, batch in enumerate(batches):
                 for call in batch:
                     if call[0] == "expose":
@@ -113,9 +115,10 @@ def test_materialised_values_equal_the_full_queries(batches: list[list[tuple]], 
 
 
 @pytest.fixture
-def filled(tmp_path: Path) -> EventStore:
-    """A store with MAIN's units exposed over a few days and a few hundred conversions."""
-    store, assigned = _new_store(str(tmp_path))
+def filled(empty_url: str) -> Iterator[EventStore]:
+    """A store with MAIN's units exposed over a few days and a few hundred conversions, on
+    SQLite and (when a server is given) PostgreSQL."""
+    store, assigned = _new_store(empty_url)
     rng = np.random.default_rng(7)
     active = assigned["main"][~assigned["main"]["holdout"]]
     store.log_exposures(pd.DataFrame({
