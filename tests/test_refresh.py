@@ -186,3 +186,38 @@ def test_holdout_values_follow_an_earlier_first_send(filled: EventStore) -> None
     held_after = holdout_aggregate(filled, MAIN, METRICS[0])
     assert held_after.holdout.n == held_before.holdout.n
     assert float(held_after.holdout.sum) == float(full_holdout_aggregate(filled, MAIN, METRICS[0]).holdout.sum)
+
+
+def test_cli_full_refresh_gives_the_same_report(filled: EventStore) -> None:
+    """`liftlab analyze --full-refresh` rebuilds the values; the report is the same."""
+    import json
+
+    from click.testing import CliRunner
+
+    from liftlab.cli import cli
+
+    reports = []
+    for extra in ([], ["--full-refresh"], []):
+        result = CliRunner().invoke(cli, ["analyze", "main", "--db", filled.url, "--format", "json", *extra])
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.output)
+        report.pop("generated_at")
+        reports.append(report)
+    assert reports[0] == reports[1] == reports[2]
+
+
+def test_the_report_from_materialised_values_is_the_full_queries_report(filled: EventStore) -> None:
+    """`analyze` now reads the materialised values; a look `until` far ahead runs the full
+    queries: the two reports are the same, number for number."""
+    import json
+    from datetime import datetime
+
+    from liftlab.report.analysis import analyze
+    from liftlab.report.render import render
+
+    texts = []
+    for until in (None, datetime(2100, 1, 1)):
+        report = json.loads(render(analyze(filled, MAIN, until=until), "json"))
+        report.pop("generated_at")
+        texts.append(report)
+    assert texts[0] == texts[1]
