@@ -204,6 +204,9 @@ def _bring_up_to_date(conn: Connection, experiment: str, specs: list[_Spec], ful
                                       "liftlab_touched_holdout" if patch_holdout else None)
             rebuilt = rebuilt or not (patch and patch_holdout)
         _save_marks(conn, experiment, group, now)
+    if dialect == "sqlite":  # PostgreSQL drops them at commit; free SQLite's now
+        for name in ("liftlab_touched", "liftlab_touched_exposed", "liftlab_touched_holdout", "liftlab_wide"):
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{name}")
     return Refresh(units, rebuilt, time.perf_counter() - started), now
 
 
