@@ -263,11 +263,12 @@ def _touched(conn: Connection, experiment: str, group: list[_Spec], mark: _Mark,
     _index(conn, "liftlab_touched", "unit_id")
     # Through the unit's assignment to its exposed_units key (an exposure always carries its
     # unit's sticky segment and arm): index lookups per touched unit, no scan of every unit.
+    # CROSS JOIN keeps SQLite's loops in this order (PostgreSQL plans it as an inner join).
     _temp_table(conn, "liftlab_touched_exposed", """
-        SELECT f.experiment, f.segment, f.arm, f.unit_id, f.t0 FROM liftlab_touched t
-        JOIN assignments a ON a.experiment = :x AND a.unit_id = t.unit_id
-        JOIN exposed_units f ON f.experiment = a.experiment AND f.segment = a.segment AND f.arm = a.arm
-             AND f.unit_id = a.unit_id""", params)
+        SELECT f.experiment, f.segment, f.arm, f.unit_id, f.t0
+        FROM liftlab_touched t CROSS JOIN assignments a CROSS JOIN exposed_units f
+        WHERE a.experiment = :x AND a.unit_id = t.unit_id AND f.experiment = a.experiment
+              AND f.segment = a.segment AND f.arm = a.arm AND f.unit_id = a.unit_id""", params)
     _temp_table(conn, "liftlab_touched_holdout", """
         SELECT a.experiment, a.unit_id FROM liftlab_touched t
         JOIN assignments a ON a.experiment = :x AND a.unit_id = t.unit_id WHERE a.holdout = :held""", params)
