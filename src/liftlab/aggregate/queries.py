@@ -1,4 +1,5 @@
-"""Sufficient statistics straight from SQL: one GROUP BY per experiment × metric.
+"""Sufficient statistics straight from SQL: one GROUP BY per experiment × metric (the full
+queries; without a cut-off `aggregate` reads the materialised values of `refresh.py`).
 
 For each exposed, non-holdout unit, y is its value of the metric in the window after its
 first exposure — for a conversion metric 1 when it had at least one matching event in
@@ -67,8 +68,21 @@ def aggregate(
     Σx, Σx², Σxy (`.to_frame()` shows them as a table).
 
     `until` counts only exposures and conversions before that moment (a look at the data as it
-    stood then, for timelines and sequential monitoring).
+    stood then, for timelines and sequential monitoring): that runs the full query. Without
+    it, the sums come from the materialised per-unit values, refreshed first
+    (`liftlab.aggregate.refresh`), and equal the full query's.
     """
+    if until is not None:
+        return full_aggregate(store, experiment, metric, until=until)
+    from liftlab.aggregate.refresh import materialised_stats
+
+    return materialised_stats(store, experiment, (metric,))[0][metric.key]
+
+
+def full_aggregate(
+    store: EventStore, experiment: Experiment, metric: Metric, *, until: datetime | None = None
+) -> ArmStats:
+    """`aggregate` recomputed from every stored event, in one GROUP BY over the join."""
     # Units with no event in [t0 - window, t0 + window) have y = x = 0: they count in n and
     # add nothing to the sums, so only units with events are grouped one by one.
     y = _per_unit(metric.kind, "c.ts >= f.t0")
@@ -106,8 +120,20 @@ def holdout_aggregate(
 
     Campaigned units are the experiment's exposed, non-holdout units, each measured in the
     window after its first exposure. Holdout units were never exposed, so they are measured in
-    the window after the experiment's first send (its earliest exposure).
+    the window after the experiment's first send (its earliest exposure). Without `until` the
+    sums come from the materialised values, as in `aggregate`.
     """
+    if until is not None:
+        return full_holdout_aggregate(store, experiment, metric, until=until)
+    from liftlab.aggregate.refresh import materialised_stats
+
+    return materialised_stats(store, experiment, (metric,))[1][metric.key]
+
+
+def full_holdout_aggregate(
+    store: EventStore, experiment: Experiment, metric: Metric, *, until: datetime | None = None
+) -> HoldoutStats:
+    """`holdout_aggregate` recomputed from every stored event."""
     y = _per_unit(metric.kind, "1 = 1")
     query = f"""
     WITH send AS (SELECT MIN(f.t0) AS t0 FROM exposed_units f WHERE {_EXPOSED}),

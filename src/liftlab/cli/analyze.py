@@ -32,11 +32,13 @@ if TYPE_CHECKING:
 @click.option("--margin", type=click.FloatRange(0, 1, min_open=True), default=None,
               help="Gross margin for profit and ROI when the experiment declares none "
                    "(default: `[defaults] margin` of the folder's liftlab.toml).")
+@click.option("--full-refresh", is_flag=True,
+              help="Rebuild the stored per-unit metric values from every event, not just the new ones.")
 @friendly_errors
 def analyze(
     experiment_file: Path, db_url: str, fmt: str, out: Path | None, alpha: float,
     correction: str, no_cuped: bool, segments: tuple[str, ...], metrics: tuple[str, ...],
-    margin: float | None,
+    margin: float | None, full_refresh: bool = False,
 ) -> None:
     """Report what each segment campaign of EXPERIMENT added.
 
@@ -71,6 +73,10 @@ def analyze(
         experiment = experiment_from_dict(config, source=source)
         gate(experiment, source=source)
     _check_filters(experiment, segments, metrics)
+    if full_refresh:
+        from liftlab.aggregate.refresh import refresh
+
+        refresh(store, experiment, full=True)
     report = run_analysis(store, experiment, alpha=alpha, correction=correction,
                           use_cuped=not no_cuped, margin=margin).select(segments, metrics)
     if fmt == "table" and out is None:

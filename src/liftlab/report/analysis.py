@@ -1,8 +1,9 @@
 """Analysing an experiment from the event store: SQL sufficient statistics → Report.
 
 `analyze` is the one call an analyst makes: it asks the store for each metric's
-segment × arm sufficient statistics (one GROUP BY each, `liftlab.aggregate`) and the global
-holdout's, and hands them, typed, to `build_report`.
+segment × arm sufficient statistics and the global holdout's (`liftlab.aggregate`: the
+materialised per-unit values, brought up to date incrementally; a look `until` a moment runs
+the full queries), and hands them, typed, to `build_report`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 
 from liftlab.aggregate.queries import aggregate, holdout_aggregate
+from liftlab.aggregate.refresh import materialised_stats
 from liftlab.config.model import Experiment
 from liftlab.config.validation import check_experiment
 from liftlab.report.build import build_report
@@ -46,8 +48,11 @@ def analyze(
     check_experiment(experiment, allow=allow)
     if expected_shares is None and store.experiment_versions(experiment.key):
         expected_shares = store.expected_arm_shares(experiment.key)
-    stats = {m.key: aggregate(store, experiment, m, until=until) for m in experiment.metrics}
-    holdout = {m.key: holdout_aggregate(store, experiment, m, until=until) for m in experiment.metrics}
+    if until is None:  # the materialised values, refreshed, every metric in one transaction
+        stats, holdout = materialised_stats(store, experiment)
+    else:
+        stats = {m.key: aggregate(store, experiment, m, until=until) for m in experiment.metrics}
+        holdout = {m.key: holdout_aggregate(store, experiment, m, until=until) for m in experiment.metrics}
     return build_report(
         experiment,
         stats,

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Connection, Engine, inspect, text
 from sqlmodel import Field, SQLModel
 
+from liftlab.store import unit_values  # the materialised values' tables (incremental refresh)
 from liftlab.store.sqlio import write_transaction
 
 
@@ -207,6 +208,8 @@ def create_schema(conn: Connection, dialect: str) -> None:
         conn.exec_driver_sql(statement)
     if upgrading:
         conn.exec_driver_sql(BACKFILL)
+    # Incremental refresh: PostgreSQL's row positions (`seq`) for the watermarks.
+    unit_values.upgrade(conn, dialect)
 
 
 def backfill_versions(conn: Connection) -> None:
