@@ -281,7 +281,7 @@ def _rejected(frame: pd.DataFrame, reasons: _Reasons, lines: np.ndarray) -> pd.D
 
 def check_exposures(
     frame: pd.DataFrame, assignments: pd.DataFrame, *, first_line: int = 2, lines: np.ndarray | None = None,
-    date_format: str | None = None,
+    date_format: str | None = None, by_event_id: bool = True,
 ) -> Checked:
     """Split exposures into storable rows and rejected ones.
 
@@ -289,7 +289,9 @@ def check_exposures(
     experiment, unit_id, segment_stored, arm_stored, holdout; `attrs["registered"]` the keys
     of registered experiments). An exposure must match its unit's assignment: same segment,
     same arm, and never a global-holdout unit. Timestamps are read as `liftlab.timestamps`
-    says (ISO 8601 or epoch seconds), or in `date_format` when one is named.
+    says (ISO 8601 or epoch seconds), or in `date_format` when one is named. The valid rows
+    come in event-id order, or (`by_event_id=False`, for a caller that sorts them its own way)
+    in the batch's order, sparing a copy of every column.
     """
     frame = frame.reset_index(drop=True)
     reasons = _Reasons(len(frame))
@@ -330,7 +332,7 @@ def check_exposures(
     ids, order = _event_ids(_given_ids(frame, good), normalised, "x")
     normalised.insert(0, "event_id", pd.Series(ids, dtype=object))
     normalised.insert(5, "channel", pd.Series(channel[good], dtype=object))
-    return Checked(normalised.take(order).reset_index(drop=True),
+    return Checked(normalised.take(order).reset_index(drop=True) if by_event_id else normalised,
                    _rejected(frame, reasons, _line_numbers(len(frame), first_line, lines)))
 
 
