@@ -313,9 +313,12 @@ def check_exposures(
     reasons.add(unassigned, "unit has no assignment in this experiment")
 
     def stored(column: str, empty: object) -> np.ndarray:
-        values = assignments[column].to_numpy(dtype=object)
-        picked = values[np.maximum(at, 0)] if len(values) else np.full(len(at), empty, dtype=object)
-        return np.where(unassigned | pd.isna(picked), empty, picked)
+        # Per distinct value: the column's codes are picked per row (integers, no object
+        # copies, no per-row NA test); a missing value or an unassigned unit reads `empty`.
+        codes, uniques = pd.factorize(assignments[column].to_numpy(dtype=object))
+        table = np.append(np.asarray(uniques, dtype=object), np.array([empty], dtype=object))
+        picked = codes[np.maximum(at, 0)] if len(codes) else np.full(len(at), -1, dtype=np.intp)
+        return table[np.where(unassigned, -1, picked)]  # code -1 is the table's last entry: `empty`
 
     holdout = stored("holdout", False).astype(bool)
     reasons.add(holdout, "unit is in the global holdout: it must not be exposed")
