@@ -292,7 +292,8 @@ class EventStore:
         total = LogCounts()
         for frame, at in _paused_gc(_batches(data, first_line, lines)):
             lookup = self._assignment_lookup(frame)
-            checked = check_exposures(frame, lookup, lines=at, date_format=date_format)
+            # `_store` puts the rows in first-exposure key order: no event-id sort first.
+            checked = check_exposures(frame, lookup, lines=at, date_format=date_format, by_event_id=False)
             if not _inside_every_version(self.engine, checked.valid):
                 outside, _ = outside_dates(self.engine, checked.valid, lookup)
                 if outside.any():  # rare: find those rows' lines, quarantine them, check the rest
@@ -368,9 +369,11 @@ class EventStore:
     ) -> LogCounts:
         good = checked.valid  # in event-id order: each chunk walks the primary key in order
         if table == "exposures" and len(good):  # in first-exposure key order (see FIRST_EXPOSURE_KEY)
-            good = good.take(key_order(good, FIRST_EXPOSURE_KEY))
-        # Each column converted to Python values once; a chunk binds slices of these lists.
-        values = [good[c].tolist() for c in columns]
+            order = key_order(good, FIRST_EXPOSURE_KEY)
+            # Each column reordered and converted to Python values once; a chunk binds slices.
+            values = [good[c].to_numpy()[order].tolist() for c in columns]
+        else:
+            values = [good[c].tolist() for c in columns]
         target = SQLModel.metadata.tables[table]
         inserted = 0
         for start in range(0, len(good), CHUNK_ROWS):

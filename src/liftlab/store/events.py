@@ -281,7 +281,7 @@ def _rejected(frame: pd.DataFrame, reasons: _Reasons, lines: np.ndarray) -> pd.D
 
 def check_exposures(
     frame: pd.DataFrame, assignments: pd.DataFrame, *, first_line: int = 2, lines: np.ndarray | None = None,
-    date_format: str | None = None,
+    date_format: str | None = None, by_event_id: bool = True,
 ) -> Checked:
     """Split exposures into storable rows and rejected ones.
 
@@ -289,7 +289,9 @@ def check_exposures(
     experiment, unit_id, segment_stored, arm_stored, holdout; `attrs["registered"]` the keys
     of registered experiments). An exposure must match its unit's assignment: same segment,
     same arm, and never a global-holdout unit. Timestamps are read as `liftlab.timestamps`
-    says (ISO 8601 or epoch seconds), or in `date_format` when one is named.
+    says (ISO 8601 or epoch seconds), or in `date_format` when one is named. The valid rows
+    come in event-id order, or (`by_event_id=False`, for a caller that sorts them its own way)
+    in the batch's order, sparing a copy of every column.
     """
     frame = frame.reset_index(drop=True)
     reasons = _Reasons(len(frame))
@@ -311,9 +313,12 @@ def check_exposures(
     reasons.add(unassigned, "unit has no assignment in this experiment")
 
     def stored(column: str, empty: object) -> np.ndarray:
-        values = assignments[column].to_numpy(dtype=object)
-        picked = values[np.maximum(at, 0)] if len(values) else np.full(len(at), empty, dtype=object)
-        return np.where(unassigned | pd.isna(picked), empty, picked)
+        # Per distinct value: the column's codes are picked per row (integers, no object
+        # copies, no per-row NA test); a missing value or an unassigned unit reads `empty`.
+        codes, uniques = pd.factorize(assignments[column].to_numpy(dtype=object))
+        table = np.append(np.asarray(uniques, dtype=object), np.array([empty], dtype=object))
+        picked = codes[np.maximum(at, 0)] if len(codes) else np.full(len(at), -1, dtype=np.intp)
+        return table[np.where(unassigned, -1, picked)]  # code -1 is the table's last entry: `empty`
 
     holdout = stored("holdout", False).astype(bool)
     reasons.add(holdout, "unit is in the global holdout: it must not be exposed")
@@ -330,7 +335,7 @@ def check_exposures(
     ids, order = _event_ids(_given_ids(frame, good), normalised, "x")
     normalised.insert(0, "event_id", pd.Series(ids, dtype=object))
     normalised.insert(5, "channel", pd.Series(channel[good], dtype=object))
-    return Checked(normalised.take(order).reset_index(drop=True),
+    return Checked(normalised.take(order).reset_index(drop=True) if by_event_id else normalised,
                    _rejected(frame, reasons, _line_numbers(len(frame), first_line, lines)))
 
 

@@ -56,6 +56,8 @@ def stored_assignments(conn: Connection, experiments: np.ndarray, units: np.ndar
         if found.attrs.get("scanned") and seen is not None:
             seen[key] = found.set_index("unit_id")
         parts.append(found.assign(experiment=key))
+    if len(parts) == 2:  # one experiment (the usual batch): no copy of a million rows by concat
+        return parts[1][list(LOOKUP_COLUMNS)]
     frame = pd.concat(parts, ignore_index=True)
     return frame[list(LOOKUP_COLUMNS)]
 
