@@ -268,6 +268,11 @@ class EventStore:
         if population == "assigned":
             query = ("SELECT segment, version, COUNT(*) AS n FROM assignments WHERE experiment = :k "
                      "AND holdout = :f GROUP BY segment, version")
+        elif len(versions) == 1:
+            # One version: every unit was assigned under it (a unit without one counts under the
+            # latest, the same), so no per-unit join with assignments: exposed units per segment.
+            query = ("SELECT segment, NULL AS version, COUNT(*) AS n FROM exposed_units "
+                     "WHERE experiment = :k GROUP BY segment")
         else:
             query = ("SELECT a.segment, a.version, COUNT(*) AS n FROM exposed_units u JOIN assignments a "
                      "ON a.experiment = u.experiment AND a.unit_id = u.unit_id "
