@@ -423,9 +423,14 @@ def _patch_exposed(conn: Connection, experiment: str, group: list[_Spec], mark: 
         SELECT f.segment AS segment, f.arm AS arm, f.unit_id AS unit_id, {columns}
         FROM liftlab_touched_exposed f {joined} WHERE f.moved = 1
         GROUP BY f.segment, f.arm, f.unit_id""", params)
+    # Driven by the new rows (a range of `seq`), each looked up among the touched units: CROSS
+    # JOIN keeps SQLite's loops in this order, so old conversions are never read.
+    _index(conn, "liftlab_touched_exposed", "unit_id")
     _temp_table(conn, "liftlab_delta", f"""
         SELECT f.segment AS segment, f.arm AS arm, f.unit_id AS unit_id, {columns}
-        FROM liftlab_touched_exposed f {joined} AND c.{seq} > :c WHERE f.moved = 0
+        FROM conversions c CROSS JOIN liftlab_touched_exposed f
+        WHERE c.{seq} > :c AND c.event IN ({events}) AND f.unit_id = c.unit_id AND f.moved = 0
+              AND c.ts >= f.t0 - :wmax AND c.ts < f.t0 + :wmax
         GROUP BY f.segment, f.arm, f.unit_id""", params)
     _temp_table(conn, "liftlab_replace", """
         SELECT segment, arm, unit_id FROM liftlab_touched_exposed WHERE moved = 1
@@ -476,10 +481,11 @@ def _patch_holdout(conn: Connection, experiment: str, group: list[_Spec], send: 
                   wmax=max(spec.window for spec in group))
     columns = ", ".join(f"{_per_unit(spec, f'c.ts < :send + :m{spec.signature}_window')} AS y{i}"
                         for i, spec in enumerate(group))
+    _index(conn, "liftlab_touched_holdout", "unit_id")
     _temp_table(conn, "liftlab_delta", f"""
-        SELECT t.unit_id AS unit_id, {columns} FROM liftlab_touched_holdout t
-        JOIN conversions c ON c.unit_id = t.unit_id AND c.event IN ({events})
-             AND c.ts >= :send AND c.ts < :send + :wmax AND c.{seq} > :c
+        SELECT t.unit_id AS unit_id, {columns} FROM conversions c CROSS JOIN liftlab_touched_holdout t
+        WHERE c.{seq} > :c AND c.event IN ({events}) AND t.unit_id = c.unit_id
+              AND c.ts >= :send AND c.ts < :send + :wmax
         GROUP BY t.unit_id""", params)
     _temp_table(conn, "liftlab_new", "SELECT signature, unit_id, y FROM holdout_values WHERE 1 = 0", {})
     for i, spec in enumerate(group):
