@@ -176,13 +176,14 @@ def _bring_up_to_date(conn: Connection, experiment: str, specs: list[_Spec], ful
     started = time.perf_counter()
     dialect = conn.dialect.name
     seq = SEQUENCE[dialect]
+    marks = _marks(conn, experiment)
     now = _Mark(
         int(_scalar(conn, f"SELECT COALESCE(MAX({seq}), 0) FROM exposures", {})),
         int(_scalar(conn, f"SELECT COALESCE(MAX({seq}), 0) FROM conversions", {})),
-        _scalar(conn, "SELECT MIN(t0) FROM exposed_units WHERE experiment = :x", {"x": experiment}),
+        _first_send(conn, experiment, None if full else max(marks.values(), key=lambda m: m.exposures_seen,
+                                                           default=None), seq),
         _holdout_size(conn, experiment),
     )
-    marks = _marks(conn, experiment)
     groups: dict[_Mark | None, list[_Spec]] = {}
     for spec in specs:
         mark = None if full else marks.get(spec.signature)
@@ -211,6 +212,18 @@ def _bring_up_to_date(conn: Connection, experiment: str, specs: list[_Spec], ful
                      "liftlab_wide", "liftlab_delta", "liftlab_replace", "liftlab_new"):
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{name}")
     return Refresh(units, rebuilt, time.perf_counter() - started), now
+
+
+def _first_send(conn: Connection, experiment: str, mark: _Mark | None, seq: str) -> int | None:
+    """The experiment's first exposure, MIN(t0): from a watermark, the earlier of the one it
+    recorded and the exposures logged since (rows are never deleted, so that is exact);
+    without one, from every exposed unit."""
+    if mark is None:
+        return _scalar(conn, "SELECT MIN(t0) FROM exposed_units WHERE experiment = :x", {"x": experiment})
+    since = _scalar(conn, f"SELECT MIN(ts) FROM exposures WHERE {seq} > :e AND experiment = :x",
+                    {"e": mark.exposures_seen, "x": experiment})
+    known = [int(t) for t in (mark.first_send, since) if t is not None]
+    return min(known) if known else None
 
 
 def _marks(conn: Connection, experiment: str) -> dict[str, _Mark]:
