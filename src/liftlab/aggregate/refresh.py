@@ -9,8 +9,13 @@ the last exposures and conversions row those values have seen.
 
 A refresh finds the units touched since the watermark — the experiment's new exposures (a
 first exposure may have moved earlier) and new conversions of its exposed or held-out units
-(a late event, or one logged before its unit's exposure, lands here) — deletes their rows,
-recomputes them from scratch with the indexed join, and advances the watermark. When more
+(a late event, or one logged before its unit's exposure, lands here). A unit with a new
+exposure (its first exposure may have moved, or it is new) is recomputed from all its events;
+any other touched unit only gains its new conversions, read from the rows after the watermark
+(event ids are unique: such a row was never counted), added to its old value (revenue) or
+max'ed with it (conversion). Running sums per segment × arm (`value_sums`, `holdout_sums`) lose
+each replaced unit's old contribution and gain its new one, in the same transaction, so a
+report reads O(segments × arms) rows; the watermark then advances. When more
 than `FULL_SHARE` of the units are touched, when the first send moved or the holdout grew,
 or when a signature has no watermark yet (a new or edited metric), it rebuilds instead. All
 of an experiment's metrics come from ONE pass over exposures ⋈ conversions (a CASE per
@@ -192,19 +197,19 @@ def _bring_up_to_date(conn: Connection, experiment: str, specs: list[_Spec], ful
     units, rebuilt = 0, False
     for mark, group in groups.items():
         if mark is None:
-            units += _rebuild_exposed(conn, experiment, group, None)
-            units += _rebuild_holdout(conn, experiment, group, now.first_send, None)
+            units += _rebuild_exposed(conn, experiment, group)
+            units += _rebuild_holdout(conn, experiment, group, now.first_send)
             rebuilt = True
         else:
             touched = _touched(conn, experiment, group, mark, seq)
             exposed = int(_scalar(conn, "SELECT COUNT(*) FROM exposed_units WHERE experiment = :x", {"x": experiment}))
             patch = touched[0] <= FULL_SHARE * exposed
             units += (_patch_exposed(conn, experiment, group, mark, seq) if patch
-                      else _rebuild_exposed(conn, experiment, group, None))
+                      else _rebuild_exposed(conn, experiment, group))
             patch_holdout = (mark.first_send == now.first_send and mark.holdout_units == now.holdout_units
                              and touched[1] <= FULL_SHARE * now.holdout_units)
             units += (_patch_holdout(conn, experiment, group, now.first_send, mark, seq) if patch_holdout
-                      else _rebuild_holdout(conn, experiment, group, now.first_send, None))
+                      else _rebuild_holdout(conn, experiment, group, now.first_send))
             rebuilt = rebuilt or not (patch and patch_holdout)
         _save_marks(conn, experiment, group, now)
     if dialect == "sqlite":  # PostgreSQL drops them at commit; free SQLite's now
@@ -314,92 +319,69 @@ def _spec_params(group: list[_Spec]) -> dict[str, Any]:
     return params
 
 
-def _rebuild_exposed(conn: Connection, experiment: str, group: list[_Spec], touched: str | None) -> int:
-    """Recompute the exposed units' rows of the group's signatures: those in the temporary
-    table `touched`, or (None) all of them. One pass over exposed_units ⋈ conversions gives
-    every signature's y and x; returns the number of units recomputed."""
+def _rebuild_exposed(conn: Connection, experiment: str, group: list[_Spec]) -> int:
+    """Recompute every exposed unit's rows of the group's signatures and their sums per
+    segment × arm from scratch. One pass over exposed_units ⋈ conversions gives every
+    signature's y and x; returns the number of units recomputed."""
     events, params = _events(group)
-    params.update(_spec_params(group), x=experiment, wmax=max(spec.window for spec in group))
-    sigs = [spec.signature for spec in group]
+    by_sig, sig_params = _sigs(group)
+    params.update(_spec_params(group))
+    params.update(sig_params, x=experiment, wmax=max(spec.window for spec in group))
     columns = ", ".join(
         f"{_per_unit(spec, f'c.ts >= f.t0 AND c.ts < f.t0 + :m{spec.signature}_window')} AS y{i}, "
         f"{_per_unit(spec, f'c.ts >= f.t0 - :m{spec.signature}_window AND c.ts < f.t0')} AS x{i}"
         for i, spec in enumerate(group))
-    source = touched or "exposed_units"
-    by_sig = " AND signature IN ({})".format(", ".join(f":sig{i}" for i in range(len(sigs))))
-    params.update({f"sig{i}": s for i, s in enumerate(sigs)})
-    if touched is None:
-        conn.execute(text(f"DELETE FROM unit_values WHERE experiment = :x{by_sig}"), params)
-        units = int(_scalar(conn, "SELECT COUNT(*) FROM exposed_units WHERE experiment = :x", params))
-    else:
-        conn.execute(text(f"""DELETE FROM unit_values WHERE experiment = :x{by_sig}
-            AND (segment, arm, unit_id) IN (SELECT segment, arm, unit_id FROM {touched})"""), params)
-        units = int(_scalar(conn, f"SELECT COUNT(*) FROM {touched}", {}))
+    conn.execute(text(f"DELETE FROM unit_values WHERE experiment = :x{by_sig}"), params)
+    conn.execute(text(f"DELETE FROM value_sums WHERE experiment = :x{by_sig}"), params)
+    units = int(_scalar(conn, "SELECT COUNT(*) FROM exposed_units WHERE experiment = :x", params))
     _temp_table(conn, "liftlab_wide", f"""
         SELECT f.segment AS segment, f.arm AS arm, f.unit_id AS unit_id, {columns}
-        FROM {source} f
+        FROM exposed_units f
         JOIN conversions c ON c.unit_id = f.unit_id AND c.event IN ({events})
              AND c.ts >= f.t0 - :wmax AND c.ts < f.t0 + :wmax
         WHERE f.experiment = :x
         GROUP BY f.segment, f.arm, f.unit_id""", params)
-    for i, sig in enumerate(sigs):
+    for i, spec in enumerate(group):
+        one = {"x": experiment, "sig": spec.signature}
         # A unit with y = x = 0 for this signature adds nothing to any sum: no row.
         conn.execute(text(f"""INSERT INTO unit_values (experiment, signature, segment, arm, unit_id, y, x)
             SELECT :x, :sig, segment, arm, unit_id, y{i}, x{i} FROM liftlab_wide
-            WHERE y{i} <> 0 OR x{i} <> 0"""), {"x": experiment, "sig": sig})
-    if touched is None:
-        conn.execute(text(f"DELETE FROM value_sums WHERE experiment = :x{by_sig}"), params)
-        for i, sig in enumerate(sigs):
-            conn.execute(text(f"""INSERT INTO value_sums (experiment, signature, segment, arm, sum, sum_sq, x_sum,
-                    x_sum_sq, xy_sum)
-                SELECT :x, :sig, segment, arm, SUM(y{i}), SUM(y{i} * y{i}), SUM(x{i}), SUM(x{i} * x{i}),
-                       SUM(x{i} * y{i})
-                FROM liftlab_wide GROUP BY segment, arm"""), {"x": experiment, "sig": sig})
+            WHERE y{i} <> 0 OR x{i} <> 0"""), one)
+        conn.execute(text(f"""INSERT INTO value_sums (experiment, signature, segment, arm, sum, sum_sq, x_sum,
+                x_sum_sq, xy_sum)
+            SELECT :x, :sig, segment, arm, SUM(y{i}), SUM(y{i} * y{i}), SUM(x{i}), SUM(x{i} * x{i}), SUM(x{i} * y{i})
+            FROM liftlab_wide GROUP BY segment, arm"""), one)
     return units
 
 
-def _rebuild_holdout(conn: Connection, experiment: str, group: list[_Spec], send: int | None,
-                     touched: str | None) -> int:
-    """Recompute the held-out units' rows of the group's signatures (those in `touched`, or
-    all), each measured in the window after the first send; none before anything was sent."""
+def _rebuild_holdout(conn: Connection, experiment: str, group: list[_Spec], send: int | None) -> int:
+    """Recompute every held-out unit's rows of the group's signatures and their sums, each
+    measured in the window after the first send; none before anything was sent."""
     events, params = _events(group)
-    sigs = [spec.signature for spec in group]
-    params.update(_spec_params(group), x=experiment, held=True, send=send,
-                  wmax=max(spec.window for spec in group), **{f"sig{i}": s for i, s in enumerate(sigs)})
-    by_sig = " AND signature IN ({})".format(", ".join(f":sig{i}" for i in range(len(sigs))))
-    if touched is None:
-        conn.execute(text(f"DELETE FROM holdout_values WHERE experiment = :x{by_sig}"), params)
-        units = _holdout_size(conn, experiment)
-        source = "assignments"
-    else:
-        conn.execute(text(f"""DELETE FROM holdout_values WHERE experiment = :x{by_sig}
-            AND unit_id IN (SELECT unit_id FROM {touched})"""), params)
-        units = int(_scalar(conn, f"SELECT COUNT(*) FROM {touched}", {}))
-        source = f"(SELECT a.* FROM {touched} t JOIN assignments a ON a.experiment = t.experiment AND a.unit_id = t.unit_id)"
+    by_sig, sig_params = _sigs(group)
+    params.update(_spec_params(group))
+    params.update(sig_params, x=experiment, held=True, send=send, wmax=max(spec.window for spec in group))
+    conn.execute(text(f"DELETE FROM holdout_values WHERE experiment = :x{by_sig}"), params)
+    conn.execute(text(f"DELETE FROM holdout_sums WHERE experiment = :x{by_sig}"), params)
+    units = _holdout_size(conn, experiment)
     if send is None:
-        if touched is None:
-            conn.execute(text(f"DELETE FROM holdout_sums WHERE experiment = :x{by_sig}"), params)
         return 0
     columns = ", ".join(f"{_per_unit(spec, f'c.ts < :send + :m{spec.signature}_window')} AS y{i}"
                         for i, spec in enumerate(group))
     _temp_table(conn, "liftlab_wide", f"""
         SELECT a.unit_id AS unit_id, {columns}
-        FROM {source} a
+        FROM assignments a
         JOIN conversions c ON c.unit_id = a.unit_id AND c.event IN ({events})
              AND c.ts >= :send AND c.ts < :send + :wmax
         WHERE a.experiment = :x AND a.holdout = :held
         GROUP BY a.unit_id""", params)
-    for i, sig in enumerate(sigs):
+    for i, spec in enumerate(group):
+        one = {"x": experiment, "sig": spec.signature}
         conn.execute(text(f"""INSERT INTO holdout_values (experiment, signature, unit_id, y)
-            SELECT :x, :sig, unit_id, y{i} FROM liftlab_wide WHERE y{i} <> 0"""), {"x": experiment, "sig": sig})
-    if touched is None:
-        conn.execute(text(f"DELETE FROM holdout_sums WHERE experiment = :x{by_sig}"), params)
-        for i, sig in enumerate(sigs):
-            conn.execute(text(f"""INSERT INTO holdout_sums (experiment, signature, sum, sum_sq)
-                SELECT :x, :sig, COALESCE(SUM(y{i}), 0.0), COALESCE(SUM(y{i} * y{i}), 0.0) FROM liftlab_wide"""),
-                         {"x": experiment, "sig": sig})
+            SELECT :x, :sig, unit_id, y{i} FROM liftlab_wide WHERE y{i} <> 0"""), one)
+        conn.execute(text(f"""INSERT INTO holdout_sums (experiment, signature, sum, sum_sq)
+            SELECT :x, :sig, COALESCE(SUM(y{i}), 0.0), COALESCE(SUM(y{i} * y{i}), 0.0) FROM liftlab_wide"""), one)
     return units
-
 
 def _combine(spec: _Spec, old: str, delta: str) -> str:
     """A unit's value after new events whose own value is `delta`: added (revenue), or the
