@@ -262,7 +262,9 @@ class EventStore:
         if population not in ("exposed", "assigned"):
             raise StoreError(f"population must be 'exposed' or 'assigned', not {population!r}",
                              field="population")
-        versions = {v.version: v.config for v in self.experiment_versions(experiment_key)}
+        with self.engine.connect() as conn:  # the configs only: no count of assignments per version
+            versions = {int(r[0]): json.loads(r[1]) for r in conn.execute(
+                text("SELECT version, config FROM experiments WHERE key = :k"), {"k": experiment_key})}
         if not versions:
             raise StoreError(f"experiment {experiment_key!r} is not registered in {self.shown_url}")
         if population == "assigned":
