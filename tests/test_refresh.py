@@ -221,3 +221,21 @@ def test_the_report_from_materialised_values_is_the_full_queries_report(filled: 
         report.pop("generated_at")
         texts.append(report)
     assert texts[0] == texts[1]
+
+
+def test_single_version_shares_equal_the_joined_counts(filled: EventStore) -> None:
+    """With one registered version, `expected_arm_shares` counts exposed units per segment
+    without joining assignments: the same shares as the per-unit join, bit for bit."""
+    from sqlalchemy import text
+
+    from liftlab.store.shares import mix_arm_shares
+
+    versions = {v.version: v.config for v in filled.experiment_versions("main")}
+    assert len(versions) == 1
+    with filled.engine.connect() as conn:
+        counts = conn.execute(text(
+            "SELECT a.segment, a.version, COUNT(*) FROM exposed_units u JOIN assignments a "
+            "ON a.experiment = u.experiment AND a.unit_id = u.unit_id "
+            "WHERE u.experiment = 'main' AND a.holdout = :f GROUP BY a.segment, a.version"), {"f": False}).fetchall()
+    assert sum(n for _, _, n in counts) > 0
+    assert filled.expected_arm_shares("main") == mix_arm_shares(versions, counts)

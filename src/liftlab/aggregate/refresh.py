@@ -9,8 +9,13 @@ the last exposures and conversions row those values have seen.
 
 A refresh finds the units touched since the watermark — the experiment's new exposures (a
 first exposure may have moved earlier) and new conversions of its exposed or held-out units
-(a late event, or one logged before its unit's exposure, lands here) — deletes their rows,
-recomputes them from scratch with the indexed join, and advances the watermark. When more
+(a late event, or one logged before its unit's exposure, lands here). A unit with a new
+exposure (its first exposure may have moved, or it is new) is recomputed from all its events;
+any other touched unit only gains its new conversions, read from the rows after the watermark
+(event ids are unique: such a row was never counted), added to its old value (revenue) or
+max'ed with it (conversion). Running sums per segment × arm (`value_sums`, `holdout_sums`) lose
+each replaced unit's old contribution and gain its new one, in the same transaction, so a
+report reads O(segments × arms) rows; the watermark then advances. When more
 than `FULL_SHARE` of the units are touched, when the first send moved or the holdout grew,
 or when a signature has no watermark yet (a new or edited metric), it rebuilds instead. All
 of an experiment's metrics come from ONE pass over exposures ⋈ conversions (a CASE per
@@ -54,7 +59,8 @@ from liftlab.store.unit_values import SEQUENCE
 DAY_US = 86_400_000_000
 #: Above this share of an experiment's units touched, rebuilding is cheaper than patching.
 FULL_SHARE = 0.2
-_FORMULA = "v1"  # bump when the per-unit formula changes: every stored value is then rebuilt
+_FORMULA = "v2"  # bump when the per-unit formula or what is stored changes: everything is then rebuilt
+# (v2: running sums per segment × arm in value_sums / holdout_sums)
 
 
 @dataclass(frozen=True)
@@ -175,13 +181,14 @@ def _bring_up_to_date(conn: Connection, experiment: str, specs: list[_Spec], ful
     started = time.perf_counter()
     dialect = conn.dialect.name
     seq = SEQUENCE[dialect]
+    marks = _marks(conn, experiment)
     now = _Mark(
         int(_scalar(conn, f"SELECT COALESCE(MAX({seq}), 0) FROM exposures", {})),
         int(_scalar(conn, f"SELECT COALESCE(MAX({seq}), 0) FROM conversions", {})),
-        _scalar(conn, "SELECT MIN(t0) FROM exposed_units WHERE experiment = :x", {"x": experiment}),
+        _first_send(conn, experiment, None if full else max(marks.values(), key=lambda m: m.exposures_seen,
+                                                           default=None), seq),
         _holdout_size(conn, experiment),
     )
-    marks = _marks(conn, experiment)
     groups: dict[_Mark | None, list[_Spec]] = {}
     for spec in specs:
         mark = None if full else marks.get(spec.signature)
@@ -190,24 +197,38 @@ def _bring_up_to_date(conn: Connection, experiment: str, specs: list[_Spec], ful
     units, rebuilt = 0, False
     for mark, group in groups.items():
         if mark is None:
-            units += _rebuild_exposed(conn, experiment, group, None)
-            units += _rebuild_holdout(conn, experiment, group, now.first_send, None)
+            units += _rebuild_exposed(conn, experiment, group)
+            units += _rebuild_holdout(conn, experiment, group, now.first_send)
             rebuilt = True
         else:
             touched = _touched(conn, experiment, group, mark, seq)
             exposed = int(_scalar(conn, "SELECT COUNT(*) FROM exposed_units WHERE experiment = :x", {"x": experiment}))
             patch = touched[0] <= FULL_SHARE * exposed
-            units += _rebuild_exposed(conn, experiment, group, "liftlab_touched_exposed" if patch else None)
+            units += (_patch_exposed(conn, experiment, group, mark, seq) if patch
+                      else _rebuild_exposed(conn, experiment, group))
             patch_holdout = (mark.first_send == now.first_send and mark.holdout_units == now.holdout_units
                              and touched[1] <= FULL_SHARE * now.holdout_units)
-            units += _rebuild_holdout(conn, experiment, group, now.first_send,
-                                      "liftlab_touched_holdout" if patch_holdout else None)
+            units += (_patch_holdout(conn, experiment, group, now.first_send, mark, seq) if patch_holdout
+                      else _rebuild_holdout(conn, experiment, group, now.first_send))
             rebuilt = rebuilt or not (patch and patch_holdout)
         _save_marks(conn, experiment, group, now)
     if dialect == "sqlite":  # PostgreSQL drops them at commit; free SQLite's now
-        for name in ("liftlab_touched", "liftlab_touched_exposed", "liftlab_touched_holdout", "liftlab_wide"):
+        for name in ("liftlab_touched", "liftlab_moved", "liftlab_touched_exposed", "liftlab_touched_holdout",
+                     "liftlab_wide", "liftlab_delta", "liftlab_replace", "liftlab_new"):
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{name}")
     return Refresh(units, rebuilt, time.perf_counter() - started), now
+
+
+def _first_send(conn: Connection, experiment: str, mark: _Mark | None, seq: str) -> int | None:
+    """The experiment's first exposure, MIN(t0): from a watermark, the earlier of the one it
+    recorded and the exposures logged since (rows are never deleted, so that is exact);
+    without one, from every exposed unit."""
+    if mark is None:
+        return _scalar(conn, "SELECT MIN(t0) FROM exposed_units WHERE experiment = :x", {"x": experiment})
+    since = _scalar(conn, f"SELECT MIN(ts) FROM exposures WHERE {seq} > :e AND experiment = :x",
+                    {"e": mark.exposures_seen, "x": experiment})
+    known = [int(t) for t in (mark.first_send, since) if t is not None]
+    return min(known) if known else None
 
 
 def _marks(conn: Connection, experiment: str) -> dict[str, _Mark]:
@@ -261,11 +282,16 @@ def _touched(conn: Connection, experiment: str, group: list[_Spec], mark: _Mark,
         SELECT unit_id FROM exposures WHERE {seq} > :e AND experiment = :x
         UNION SELECT unit_id FROM conversions WHERE {seq} > :c AND event IN ({events})""", params)
     _index(conn, "liftlab_touched", "unit_id")
+    # Units with a new exposure: their first exposure may have moved (or is new).
+    _temp_table(conn, "liftlab_moved", f"SELECT DISTINCT unit_id FROM exposures WHERE {seq} > :e AND experiment = :x",
+                params)
+    _index(conn, "liftlab_moved", "unit_id")
     # Through the unit's assignment to its exposed_units key (an exposure always carries its
     # unit's sticky segment and arm): index lookups per touched unit, no scan of every unit.
     # CROSS JOIN keeps SQLite's loops in this order (PostgreSQL plans it as an inner join).
     _temp_table(conn, "liftlab_touched_exposed", """
-        SELECT f.experiment, f.segment, f.arm, f.unit_id, f.t0
+        SELECT f.experiment, f.segment, f.arm, f.unit_id, f.t0,
+               CASE WHEN EXISTS (SELECT 1 FROM liftlab_moved m WHERE m.unit_id = f.unit_id) THEN 1 ELSE 0 END AS moved
         FROM liftlab_touched t CROSS JOIN assignments a CROSS JOIN exposed_units f
         WHERE a.experiment = :x AND a.unit_id = t.unit_id AND f.experiment = a.experiment
               AND f.segment = a.segment AND f.arm = a.arm AND f.unit_id = a.unit_id""", params)
@@ -293,74 +319,187 @@ def _spec_params(group: list[_Spec]) -> dict[str, Any]:
     return params
 
 
-def _rebuild_exposed(conn: Connection, experiment: str, group: list[_Spec], touched: str | None) -> int:
-    """Recompute the exposed units' rows of the group's signatures: those in the temporary
-    table `touched`, or (None) all of them. One pass over exposed_units ⋈ conversions gives
-    every signature's y and x; returns the number of units recomputed."""
+def _rebuild_exposed(conn: Connection, experiment: str, group: list[_Spec]) -> int:
+    """Recompute every exposed unit's rows of the group's signatures and their sums per
+    segment × arm from scratch. One pass over exposed_units ⋈ conversions gives every
+    signature's y and x; returns the number of units recomputed."""
     events, params = _events(group)
-    params.update(_spec_params(group), x=experiment, wmax=max(spec.window for spec in group))
-    sigs = [spec.signature for spec in group]
+    by_sig, sig_params = _sigs(group)
+    params.update(_spec_params(group))
+    params.update(sig_params, x=experiment, wmax=max(spec.window for spec in group))
     columns = ", ".join(
         f"{_per_unit(spec, f'c.ts >= f.t0 AND c.ts < f.t0 + :m{spec.signature}_window')} AS y{i}, "
         f"{_per_unit(spec, f'c.ts >= f.t0 - :m{spec.signature}_window AND c.ts < f.t0')} AS x{i}"
         for i, spec in enumerate(group))
-    source = touched or "exposed_units"
-    by_sig = " AND signature IN ({})".format(", ".join(f":sig{i}" for i in range(len(sigs))))
-    params.update({f"sig{i}": s for i, s in enumerate(sigs)})
-    if touched is None:
-        conn.execute(text(f"DELETE FROM unit_values WHERE experiment = :x{by_sig}"), params)
-        units = int(_scalar(conn, "SELECT COUNT(*) FROM exposed_units WHERE experiment = :x", params))
-    else:
-        conn.execute(text(f"""DELETE FROM unit_values WHERE experiment = :x{by_sig}
-            AND (segment, arm, unit_id) IN (SELECT segment, arm, unit_id FROM {touched})"""), params)
-        units = int(_scalar(conn, f"SELECT COUNT(*) FROM {touched}", {}))
+    conn.execute(text(f"DELETE FROM unit_values WHERE experiment = :x{by_sig}"), params)
+    conn.execute(text(f"DELETE FROM value_sums WHERE experiment = :x{by_sig}"), params)
+    units = int(_scalar(conn, "SELECT COUNT(*) FROM exposed_units WHERE experiment = :x", params))
     _temp_table(conn, "liftlab_wide", f"""
         SELECT f.segment AS segment, f.arm AS arm, f.unit_id AS unit_id, {columns}
-        FROM {source} f
+        FROM exposed_units f
         JOIN conversions c ON c.unit_id = f.unit_id AND c.event IN ({events})
              AND c.ts >= f.t0 - :wmax AND c.ts < f.t0 + :wmax
         WHERE f.experiment = :x
         GROUP BY f.segment, f.arm, f.unit_id""", params)
-    for i, sig in enumerate(sigs):
+    for i, spec in enumerate(group):
+        one = {"x": experiment, "sig": spec.signature}
         # A unit with y = x = 0 for this signature adds nothing to any sum: no row.
         conn.execute(text(f"""INSERT INTO unit_values (experiment, signature, segment, arm, unit_id, y, x)
             SELECT :x, :sig, segment, arm, unit_id, y{i}, x{i} FROM liftlab_wide
-            WHERE y{i} <> 0 OR x{i} <> 0"""), {"x": experiment, "sig": sig})
+            WHERE y{i} <> 0 OR x{i} <> 0"""), one)
+        conn.execute(text(f"""INSERT INTO value_sums (experiment, signature, segment, arm, sum, sum_sq, x_sum,
+                x_sum_sq, xy_sum)
+            SELECT :x, :sig, segment, arm, SUM(y{i}), SUM(y{i} * y{i}), SUM(x{i}), SUM(x{i} * x{i}), SUM(x{i} * y{i})
+            FROM liftlab_wide GROUP BY segment, arm"""), one)
     return units
 
 
-def _rebuild_holdout(conn: Connection, experiment: str, group: list[_Spec], send: int | None,
-                     touched: str | None) -> int:
-    """Recompute the held-out units' rows of the group's signatures (those in `touched`, or
-    all), each measured in the window after the first send; none before anything was sent."""
+def _rebuild_holdout(conn: Connection, experiment: str, group: list[_Spec], send: int | None) -> int:
+    """Recompute every held-out unit's rows of the group's signatures and their sums, each
+    measured in the window after the first send; none before anything was sent."""
     events, params = _events(group)
-    sigs = [spec.signature for spec in group]
-    params.update(_spec_params(group), x=experiment, held=True, send=send,
-                  wmax=max(spec.window for spec in group), **{f"sig{i}": s for i, s in enumerate(sigs)})
-    by_sig = " AND signature IN ({})".format(", ".join(f":sig{i}" for i in range(len(sigs))))
-    if touched is None:
-        conn.execute(text(f"DELETE FROM holdout_values WHERE experiment = :x{by_sig}"), params)
-        units = _holdout_size(conn, experiment)
-        source = "assignments"
-    else:
-        conn.execute(text(f"""DELETE FROM holdout_values WHERE experiment = :x{by_sig}
-            AND unit_id IN (SELECT unit_id FROM {touched})"""), params)
-        units = int(_scalar(conn, f"SELECT COUNT(*) FROM {touched}", {}))
-        source = f"(SELECT a.* FROM {touched} t JOIN assignments a ON a.experiment = t.experiment AND a.unit_id = t.unit_id)"
+    by_sig, sig_params = _sigs(group)
+    params.update(_spec_params(group))
+    params.update(sig_params, x=experiment, held=True, send=send, wmax=max(spec.window for spec in group))
+    conn.execute(text(f"DELETE FROM holdout_values WHERE experiment = :x{by_sig}"), params)
+    conn.execute(text(f"DELETE FROM holdout_sums WHERE experiment = :x{by_sig}"), params)
+    units = _holdout_size(conn, experiment)
     if send is None:
         return 0
     columns = ", ".join(f"{_per_unit(spec, f'c.ts < :send + :m{spec.signature}_window')} AS y{i}"
                         for i, spec in enumerate(group))
     _temp_table(conn, "liftlab_wide", f"""
         SELECT a.unit_id AS unit_id, {columns}
-        FROM {source} a
+        FROM assignments a
         JOIN conversions c ON c.unit_id = a.unit_id AND c.event IN ({events})
              AND c.ts >= :send AND c.ts < :send + :wmax
         WHERE a.experiment = :x AND a.holdout = :held
         GROUP BY a.unit_id""", params)
-    for i, sig in enumerate(sigs):
+    for i, spec in enumerate(group):
+        one = {"x": experiment, "sig": spec.signature}
         conn.execute(text(f"""INSERT INTO holdout_values (experiment, signature, unit_id, y)
-            SELECT :x, :sig, unit_id, y{i} FROM liftlab_wide WHERE y{i} <> 0"""), {"x": experiment, "sig": sig})
+            SELECT :x, :sig, unit_id, y{i} FROM liftlab_wide WHERE y{i} <> 0"""), one)
+        conn.execute(text(f"""INSERT INTO holdout_sums (experiment, signature, sum, sum_sq)
+            SELECT :x, :sig, COALESCE(SUM(y{i}), 0.0), COALESCE(SUM(y{i} * y{i}), 0.0) FROM liftlab_wide"""), one)
+    return units
+
+def _combine(spec: _Spec, old: str, delta: str) -> str:
+    """A unit's value after new events whose own value is `delta`: added (revenue), or the
+    larger of the two (conversion: 1 once any event qualifies)."""
+    if spec.kind == "conversion":
+        return f"CASE WHEN {delta} > {old} THEN {delta} ELSE {old} END"
+    return f"{old} + {delta}"
+
+
+def _sigs(group: list[_Spec]) -> tuple[str, dict[str, str]]:
+    return " AND signature IN ({})".format(", ".join(f":sig{i}" for i in range(len(group)))), \
+        {f"sig{i}": spec.signature for i, spec in enumerate(group)}
+
+
+def _patch_exposed(conn: Connection, experiment: str, group: list[_Spec], mark: _Mark, seq: str) -> int:
+    """Bring the touched exposed units' rows and the running sums up to date. A unit with a new
+    exposure (its first exposure may have moved, or it is new) is recomputed from all its
+    events; any other touched unit only gains its new conversions (event ids are unique, so a
+    row after the watermark was never counted): added to its old value (revenue) or max'ed
+    (conversion). Each replaced unit's old contribution leaves the sums, its new one enters."""
+    events, params = _events(group)
+    by_sig, sig_params = _sigs(group)
+    params.update(_spec_params(group))
+    params.update(sig_params, x=experiment, c=mark.conversions_seen,
+                  wmax=max(spec.window for spec in group))
+    columns = ", ".join(
+        f"{_per_unit(spec, f'c.ts >= f.t0 AND c.ts < f.t0 + :m{spec.signature}_window')} AS y{i}, "
+        f"{_per_unit(spec, f'c.ts >= f.t0 - :m{spec.signature}_window AND c.ts < f.t0')} AS x{i}"
+        for i, spec in enumerate(group))
+    joined = f"""JOIN conversions c ON c.unit_id = f.unit_id AND c.event IN ({events})
+             AND c.ts >= f.t0 - :wmax AND c.ts < f.t0 + :wmax"""
+    # Moved units: every event again. The others: only the conversions after the watermark.
+    _temp_table(conn, "liftlab_wide", f"""
+        SELECT f.segment AS segment, f.arm AS arm, f.unit_id AS unit_id, {columns}
+        FROM liftlab_touched_exposed f {joined} WHERE f.moved = 1
+        GROUP BY f.segment, f.arm, f.unit_id""", params)
+    # Driven by the new rows (a range of `seq`), each looked up among the touched units: CROSS
+    # JOIN keeps SQLite's loops in this order, so old conversions are never read.
+    _index(conn, "liftlab_touched_exposed", "unit_id")
+    _temp_table(conn, "liftlab_delta", f"""
+        SELECT f.segment AS segment, f.arm AS arm, f.unit_id AS unit_id, {columns}
+        FROM conversions c CROSS JOIN liftlab_touched_exposed f
+        WHERE c.{seq} > :c AND c.event IN ({events}) AND f.unit_id = c.unit_id AND f.moved = 0
+              AND c.ts >= f.t0 - :wmax AND c.ts < f.t0 + :wmax
+        GROUP BY f.segment, f.arm, f.unit_id""", params)
+    _temp_table(conn, "liftlab_replace", """
+        SELECT segment, arm, unit_id FROM liftlab_touched_exposed WHERE moved = 1
+        UNION ALL SELECT segment, arm, unit_id FROM liftlab_delta""", {})
+    _temp_table(conn, "liftlab_new", """
+        SELECT signature, segment, arm, unit_id, y, x FROM unit_values WHERE 1 = 0""", {})
+    for i, spec in enumerate(group):
+        one = {"x": experiment, "sig": spec.signature}
+        conn.execute(text(f"""INSERT INTO liftlab_new (signature, segment, arm, unit_id, y, x)
+            SELECT :sig, segment, arm, unit_id, y{i}, x{i} FROM liftlab_wide"""), one)
+        conn.execute(text(f"""INSERT INTO liftlab_new (signature, segment, arm, unit_id, y, x)
+            SELECT :sig, d.segment, d.arm, d.unit_id, {_combine(spec, 'COALESCE(v.y, 0.0)', f'd.y{i}')},
+                   {_combine(spec, 'COALESCE(v.x, 0.0)', f'd.x{i}')}
+            FROM liftlab_delta d LEFT JOIN unit_values v ON v.experiment = :x AND v.signature = :sig
+                 AND v.segment = d.segment AND v.arm = d.arm AND v.unit_id = d.unit_id"""), one)
+    replaced = """(segment, arm, unit_id) IN (SELECT segment, arm, unit_id FROM liftlab_replace)"""
+    conn.execute(text(f"""INSERT INTO value_sums (experiment, signature, segment, arm, sum, sum_sq, x_sum,
+            x_sum_sq, xy_sum)
+        SELECT :x, signature, segment, arm, SUM(s), SUM(s2), SUM(sx), SUM(sx2), SUM(sxy) FROM (
+            SELECT signature, segment, arm, y AS s, y * y AS s2, x AS sx, x * x AS sx2, x * y AS sxy
+            FROM liftlab_new
+            UNION ALL
+            SELECT signature, segment, arm, -y, -(y * y), -x, -(x * x), -(x * y) FROM unit_values
+            WHERE experiment = :x{by_sig} AND {replaced}) d
+        WHERE TRUE GROUP BY signature, segment, arm
+        ON CONFLICT (experiment, signature, segment, arm) DO UPDATE SET
+            sum = value_sums.sum + excluded.sum, sum_sq = value_sums.sum_sq + excluded.sum_sq,
+            x_sum = value_sums.x_sum + excluded.x_sum, x_sum_sq = value_sums.x_sum_sq + excluded.x_sum_sq,
+            xy_sum = value_sums.xy_sum + excluded.xy_sum"""), params)
+    conn.execute(text(f"DELETE FROM unit_values WHERE experiment = :x{by_sig} AND {replaced}"), params)
+    conn.execute(text("""INSERT INTO unit_values (experiment, signature, segment, arm, unit_id, y, x)
+        SELECT :x, signature, segment, arm, unit_id, y, x FROM liftlab_new WHERE y <> 0 OR x <> 0"""),
+                 {"x": experiment})
+    return int(_scalar(conn, "SELECT COUNT(*) FROM liftlab_touched_exposed", {}))
+
+
+def _patch_holdout(conn: Connection, experiment: str, group: list[_Spec], send: int | None, mark: _Mark,
+                   seq: str) -> int:
+    """Bring the touched held-out units' rows and sums up to date (the first send did not
+    move): each gains only its conversions after the watermark, as in `_patch_exposed`."""
+    units = int(_scalar(conn, "SELECT COUNT(*) FROM liftlab_touched_holdout", {}))
+    if send is None:
+        return units
+    events, params = _events(group)
+    by_sig, sig_params = _sigs(group)
+    params.update(_spec_params(group))
+    params.update(sig_params, x=experiment, c=mark.conversions_seen, send=send,
+                  wmax=max(spec.window for spec in group))
+    columns = ", ".join(f"{_per_unit(spec, f'c.ts < :send + :m{spec.signature}_window')} AS y{i}"
+                        for i, spec in enumerate(group))
+    _index(conn, "liftlab_touched_holdout", "unit_id")
+    _temp_table(conn, "liftlab_delta", f"""
+        SELECT t.unit_id AS unit_id, {columns} FROM conversions c CROSS JOIN liftlab_touched_holdout t
+        WHERE c.{seq} > :c AND c.event IN ({events}) AND t.unit_id = c.unit_id
+              AND c.ts >= :send AND c.ts < :send + :wmax
+        GROUP BY t.unit_id""", params)
+    _temp_table(conn, "liftlab_new", "SELECT signature, unit_id, y FROM holdout_values WHERE 1 = 0", {})
+    for i, spec in enumerate(group):
+        conn.execute(text(f"""INSERT INTO liftlab_new (signature, unit_id, y)
+            SELECT :sig, d.unit_id, {_combine(spec, 'COALESCE(v.y, 0.0)', f'd.y{i}')}
+            FROM liftlab_delta d LEFT JOIN holdout_values v ON v.experiment = :x AND v.signature = :sig
+                 AND v.unit_id = d.unit_id"""), {"x": experiment, "sig": spec.signature})
+    replaced = "unit_id IN (SELECT unit_id FROM liftlab_delta)"
+    conn.execute(text(f"""INSERT INTO holdout_sums (experiment, signature, sum, sum_sq)
+        SELECT :x, signature, SUM(s), SUM(s2) FROM (
+            SELECT signature, y AS s, y * y AS s2 FROM liftlab_new
+            UNION ALL
+            SELECT signature, -y, -(y * y) FROM holdout_values WHERE experiment = :x{by_sig} AND {replaced}) d
+        WHERE TRUE GROUP BY signature
+        ON CONFLICT (experiment, signature) DO UPDATE SET
+            sum = holdout_sums.sum + excluded.sum, sum_sq = holdout_sums.sum_sq + excluded.sum_sq"""), params)
+    conn.execute(text(f"DELETE FROM holdout_values WHERE experiment = :x{by_sig} AND {replaced}"), params)
+    conn.execute(text("""INSERT INTO holdout_values (experiment, signature, unit_id, y)
+        SELECT :x, signature, unit_id, y FROM liftlab_new WHERE y <> 0"""), {"x": experiment})
     return units
 
 
@@ -372,10 +511,8 @@ _COUNTS = """SELECT f.segment, f.arm, COUNT(*) AS n FROM exposed_units f WHERE f
 
 def _arm_stats(conn: Connection, experiment: str, metric: Metric, counts: pd.DataFrame) -> ArmStats:
     """One metric's samples per segment × arm: n from exposed_units, the sums from unit_values."""
-    sums = _frame(conn, """
-        SELECT segment, arm, SUM(y) AS sum, SUM(y * y) AS sum_sq, SUM(x) AS x_sum,
-               SUM(x * x) AS x_sum_sq, SUM(x * y) AS xy_sum
-        FROM unit_values WHERE experiment = :x AND signature = :s GROUP BY segment, arm""",
+    sums = _frame(conn, """SELECT segment, arm, sum, sum_sq, x_sum, x_sum_sq, xy_sum FROM value_sums
+        WHERE experiment = :x AND signature = :s""",
         {"x": experiment, "s": signature(metric)})
     frame = counts.merge(sums, on=["segment", "arm"], how="left").fillna(0.0)
     frame["n"] = frame["n"].astype(int)
@@ -386,9 +523,9 @@ def _holdout_stats(conn: Connection, experiment: str, metric: Metric, counts: pd
                    held_n: int) -> HoldoutStats:
     """The campaigned units (every exposed unit's y) against the holdout's `held_n` units."""
     params = {"x": experiment, "s": signature(metric)}
-    campaigned = conn.execute(text("SELECT COALESCE(SUM(y), 0.0), COALESCE(SUM(y * y), 0.0) FROM unit_values "
+    campaigned = conn.execute(text("SELECT COALESCE(SUM(sum), 0.0), COALESCE(SUM(sum_sq), 0.0) FROM value_sums "
                                    "WHERE experiment = :x AND signature = :s"), params).one()
-    held = conn.execute(text("SELECT COALESCE(SUM(y), 0.0), COALESCE(SUM(y * y), 0.0) FROM holdout_values "
+    held = conn.execute(text("SELECT COALESCE(SUM(sum), 0.0), COALESCE(SUM(sum_sq), 0.0) FROM holdout_sums "
                              "WHERE experiment = :x AND signature = :s"), params).one()
     n = float(counts["n"].sum()) if len(counts) else 0.0
     return HoldoutStats(metric.key, Sample(n, float(campaigned[0]), float(campaigned[1])),

@@ -15,6 +15,7 @@ from liftlab.aggregate.queries import aggregate, holdout_aggregate
 from liftlab.aggregate.refresh import materialised_stats
 from liftlab.config.model import Experiment
 from liftlab.config.validation import check_experiment
+from liftlab.errors import StoreError
 from liftlab.report.build import build_report
 from liftlab.report.records import Report
 from liftlab.store.event_store import EventStore
@@ -46,8 +47,11 @@ def analyze(
     which then come back as warnings, as in `register_experiment`.
     """
     check_experiment(experiment, allow=allow)
-    if expected_shares is None and store.experiment_versions(experiment.key):
-        expected_shares = store.expected_arm_shares(experiment.key)
+    if expected_shares is None:
+        try:
+            expected_shares = store.expected_arm_shares(experiment.key)
+        except StoreError:  # never registered: the experiment's own weights
+            pass
     if until is None:  # the materialised values, refreshed, every metric in one transaction
         stats, holdout = materialised_stats(store, experiment)
     else:

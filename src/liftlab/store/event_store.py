@@ -262,12 +262,19 @@ class EventStore:
         if population not in ("exposed", "assigned"):
             raise StoreError(f"population must be 'exposed' or 'assigned', not {population!r}",
                              field="population")
-        versions = {v.version: v.config for v in self.experiment_versions(experiment_key)}
+        with self.engine.connect() as conn:  # the configs only: no count of assignments per version
+            versions = {int(r[0]): json.loads(r[1]) for r in conn.execute(
+                text("SELECT version, config FROM experiments WHERE key = :k"), {"k": experiment_key})}
         if not versions:
             raise StoreError(f"experiment {experiment_key!r} is not registered in {self.shown_url}")
         if population == "assigned":
             query = ("SELECT segment, version, COUNT(*) AS n FROM assignments WHERE experiment = :k "
                      "AND holdout = :f GROUP BY segment, version")
+        elif len(versions) == 1:
+            # One version: every unit was assigned under it (a unit without one counts under the
+            # latest, the same), so no per-unit join with assignments: exposed units per segment.
+            query = ("SELECT segment, NULL AS version, COUNT(*) AS n FROM exposed_units "
+                     "WHERE experiment = :k GROUP BY segment")
         else:
             query = ("SELECT a.segment, a.version, COUNT(*) AS n FROM exposed_units u JOIN assignments a "
                      "ON a.experiment = u.experiment AND a.unit_id = u.unit_id "

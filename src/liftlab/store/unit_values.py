@@ -3,7 +3,8 @@
 `unit_values` holds, per experiment × metric signature × exposed unit, the unit's in-window
 value y and pre-period value x (only units with a qualifying event; everyone else has
 y = x = 0 and is counted from `exposed_units`). `holdout_values` holds the global-holdout
-units' y, measured from the experiment's first send. `refresh_marks` records, per experiment
+units' y, measured from the experiment's first send. `value_sums` and `holdout_sums` hold
+their running sums per segment × arm (what a report reads). `refresh_marks` records, per experiment
 × signature, the last exposures and conversions row the values have seen, and the first send
 and holdout size they were built for (`liftlab.aggregate.refresh` keeps all three).
 
@@ -46,6 +47,33 @@ class HoldoutValueRecord(SQLModel, table=True):
     signature: str = Field(primary_key=True)
     unit_id: str = Field(primary_key=True)
     y: float
+
+
+class ValueSumRecord(SQLModel, table=True):
+    """Per experiment × signature × segment × arm, the sums of its exposed units' values (n comes
+    from `exposed_units`): what `analyze` reads, O(segments × arms) rows, kept by the refresh
+    with each touched unit's old contribution taken out and its new one added."""
+
+    __tablename__ = "value_sums"
+    experiment: str = Field(primary_key=True)
+    signature: str = Field(primary_key=True)
+    segment: str = Field(primary_key=True)
+    arm: str = Field(primary_key=True)
+    sum: float
+    sum_sq: float
+    x_sum: float
+    x_sum_sq: float
+    xy_sum: float
+
+
+class HoldoutSumRecord(SQLModel, table=True):
+    """Per experiment × signature, the sums of the global-holdout units' values (Σy, Σy²)."""
+
+    __tablename__ = "holdout_sums"
+    experiment: str = Field(primary_key=True)
+    signature: str = Field(primary_key=True)
+    sum: float
+    sum_sq: float
 
 
 class RefreshMarkRecord(SQLModel, table=True):
