@@ -18,7 +18,12 @@ from test_store import empty_url  # noqa: F401 — the fixture: SQLite, and Post
 
 from liftlab import Arm, Campaign, Experiment, Metric, Project, assign
 from liftlab.aggregate import refresh as refresh_module
-from liftlab.aggregate.queries import aggregate, full_aggregate, full_holdout_aggregate, holdout_aggregate
+from liftlab.aggregate.queries import (
+    aggregate,
+    full_aggregate,
+    full_holdout_aggregate,
+    holdout_aggregate,
+)
 from liftlab.aggregate.refresh import materialised_stats, refresh, signature
 from liftlab.store.event_store import EventStore
 

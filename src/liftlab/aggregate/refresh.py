@@ -54,6 +54,7 @@ from liftlab.aggregate.sufficient import ArmStats, HoldoutStats
 from liftlab.config.model import Experiment, Metric
 from liftlab.stats import Sample
 from liftlab.store.event_store import EventStore
+from liftlab.store.sqlio import write_transaction
 from liftlab.store.unit_values import SEQUENCE
 
 DAY_US = 86_400_000_000
@@ -138,21 +139,9 @@ def materialised_stats(
 @contextmanager
 def _locked(engine: Engine) -> Iterator[Connection]:
     """One write transaction holding the lock that keeps writers out (see the module's note)."""
-    if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            driver = conn.connection.dbapi_connection
-            mode = driver.isolation_level  # type: ignore[union-attr]
-            driver.isolation_level = None  # type: ignore[union-attr]  # we say BEGIN and COMMIT
-            try:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    conn.exec_driver_sql("ROLLBACK")
-                    raise
-                conn.exec_driver_sql("COMMIT")
-            finally:
-                driver.isolation_level = mode  # type: ignore[union-attr]
+    if engine.dialect.name == "sqlite":  # BEGIN IMMEDIATE: the write lock before the first read
+        with write_transaction(engine) as conn:
+            yield conn
         return
     with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
         conn.exec_driver_sql("LOCK TABLE exposures, conversions IN SHARE ROW EXCLUSIVE MODE")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
