@@ -333,8 +333,8 @@ def _mixed(values: pd.Series, missing: np.ndarray, date_format: str | None) -> t
     raw = values.to_numpy(dtype=object)
     kind = np.array([_KINDS.get(type(v)) or _kind(v) for v in raw.tolist()], dtype=object)
     # A lone surrogate (JSON "\\ud800") is not text any string column can hold: refused by name.
-    unicode = np.array([not (k == "text" and not v.isascii() and not _encodable(v))
-                        for k, v in zip(kind.tolist(), raw.tolist())], dtype=bool)
+    unicode = np.array([k != "text" or is_unicode(v) for k, v in zip(kind.tolist(), raw.tolist())],
+                       dtype=bool)
     kind[~unicode] = "not unicode"
     micros = np.full(len(values), _NAT, dtype=np.int64)
     refused = np.full(len(values), None, dtype=object)
@@ -359,7 +359,11 @@ def _mixed(values: pd.Series, missing: np.ndarray, date_format: str | None) -> t
     return micros, refused
 
 
-def _encodable(text: str) -> bool:
+def is_unicode(text: str) -> bool:
+    """False for text holding a lone surrogate (a JSON "\\ud800"): no database and no Arrow
+    string column keeps it."""
+    if text.isascii():
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from liftlab.errors import DataError
-from liftlab.timestamps import HINT, parse_timestamps
+from liftlab.timestamps import HINT, is_unicode, parse_timestamps
 
 EXPOSURE_COLUMNS = ("event_id", "experiment", "unit_id", "segment", "arm", "channel", "ts")
 CONVERSION_COLUMNS = ("event_id", "unit_id", "event", "value", "ts")
@@ -120,13 +120,7 @@ def _as_text(column: pd.Series) -> np.ndarray:
 
 def _storable(text: str) -> bool:
     """False for text no database keeps: a NUL, or a lone surrogate (from a JSON \\ud800)."""
-    if text.isascii():
-        return "\x00" not in text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in text
+    return "\x00" not in text and is_unicode(text)
 
 
 def _blank_or_unstorable(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
