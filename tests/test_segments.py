@@ -155,3 +155,25 @@ def test_cli_segment(tmp_path: Path) -> None:
     orders.to_csv(tmp_path / "orders.csv", index=False)
     bad = CliRunner().invoke(cli, args)
     assert bad.exit_code == 2 and "orders.csv" in bad.output and "Traceback" not in bad.output
+
+
+@pytest.mark.parametrize("values, expected", [
+    (["yes", "no", "NO ", ""], [True, False, False, False]),
+    (["True", "false", "Y", "n"], [True, False, True, False]),
+    ([1, 0, 1, None], [True, False, True, False]),
+    ([True, False, None, True], [True, False, False, True]),
+])
+def test_email_known_is_read_as_yes_or_no_never_as_non_empty(values: list[object], expected: list[bool]) -> None:
+    customers = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "email_known": values})
+    orders = pd.DataFrame(columns=["customer_id", "ordered_at", "amount"])
+    result = segment_customers(customers, orders, as_of=AS_OF)
+    assert list(result["segment"] == "loyal_visitor") == expected
+
+
+@pytest.mark.parametrize("value", ["maybe", 2, "ja"])
+def test_email_known_that_is_neither_yes_nor_no_is_refused_with_its_line(value: object) -> None:
+    customers = pd.DataFrame({"customer_id": ["a", "b", "c"], "email_known": ["yes", value, "no"]})
+    orders = pd.DataFrame(columns=["customer_id", "ordered_at", "amount"])
+    with pytest.raises(DataError, match=r"email_known.*yes/no") as raised:
+        segment_customers(customers, orders, as_of=AS_OF)
+    assert "3" in str(raised.value)  # data row 2 is CSV line 3

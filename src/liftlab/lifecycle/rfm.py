@@ -212,6 +212,35 @@ def _amounts(orders: pd.DataFrame) -> tuple[pd.Series, list[InputProblem]]:
     return amount, problems
 
 
+#: How a yes/no column may be written (case and surrounding blanks ignored); blank means no.
+_YES = frozenset({"true", "t", "yes", "y", "1"})
+_NO = frozenset({"false", "f", "no", "n", "0", ""})
+
+
+def _flag_text(column: pd.Series) -> pd.Series:
+    """A yes/no column as stripped lower-case text ('' where missing)."""
+    if pd.api.types.is_bool_dtype(column.dtype):
+        return column.map({True: "true", False: "false"}).fillna("").astype(object)
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        numbers = column.to_numpy(dtype=float, na_value=np.nan)
+        text = np.where(np.isnan(numbers), "", np.where(numbers == 1, "1", np.where(numbers == 0, "0", "?")))
+        return pd.Series(text, index=column.index, dtype=object)
+    return column.astype(object).where(column.notna(), "").map(lambda v: str(v).strip().lower())
+
+
+def _flag_problems(frame: pd.DataFrame, column: str) -> list[InputProblem]:
+    """A yes/no column's values that are neither: refused, never read as yes because non-empty."""
+    if column not in frame.columns:
+        return []
+    text = _flag_text(frame[column])
+    return _problem(frame, column, ~text.isin(_YES | _NO).to_numpy(), "not a yes/no value (true/false, yes/no, 1/0)")
+
+
+def _email_known(customers: pd.DataFrame) -> np.ndarray:
+    """`email_known` as booleans (checked by `_flag_problems`; blank means not known)."""
+    return _flag_text(customers["email_known"]).isin(_YES).to_numpy()
+
+
 def _as_of(value: date | datetime | str | None, *candidates: pd.Series) -> pd.Timestamp:
     if value is not None:
         if isinstance(value, str):
@@ -321,7 +350,8 @@ def segment_customers(
     missing = _missing_ids(customers, keys.complete)
     repeated = located.duplicated & ~missing
     _raise_problems("customers", _ids(customers, missing)
-                    + _problem(customers, "customer_id", repeated, "duplicate"), date_format)
+                    + _problem(customers, "customer_id", repeated, "duplicate")
+                    + _flag_problems(customers, "email_known"), date_format)
     amount, amount_problems = _amounts(orders)
     ordered_at, date_problems = _times(orders, "ordered_at", date_format)
     _raise_problems("orders", _ids(orders, _missing_ids(orders, keys.complete)) + amount_problems + date_problems,
@@ -369,8 +399,7 @@ def segment_customers(
     # Each customer's segment as an index into `names` (the rules', then the visitors'), so
     # the name and stage columns are a take from a short list, not a million lookups.
     names = [rule.segment for rule in rules] + ["loyal_visitor", "engaged_visitor"]
-    email = (customers["email_known"].fillna(False).astype(bool).to_numpy()
-             if "email_known" in customers.columns else np.zeros(n, dtype=bool))
+    email = _email_known(customers) if "email_known" in customers.columns else np.zeros(n, dtype=bool)
     chosen = np.where(email, len(rules), len(rules) + 1)
     chosen[buyer] = _first_rule(rules, r_score[buyer], f_score[buyer], m_score[buyer], frequency[buyer])
 
