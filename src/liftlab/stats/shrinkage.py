@@ -8,14 +8,18 @@ grand mean, a precise one hardly moves.
   μ_FE = Σwθ̂/Σw, Q = Σw(θ̂ - μ_FE)², τ² = max(0, (Q - (K-1)) / (Σw - Σw²/Σw)) — as
   statsmodels' `combine_effects(method_re="dl")`;
 - μ̂ = Σw*θ̂/Σw* with w*_k = 1/(s_k² + τ²) (precision-weighted), Var(μ̂) = 1/Σw*;
-- shrinkage factor B_k = τ²/(τ² + s_k²) — the weight kept on the segment's own estimate
-  (1: no shrinkage, 0: fully pooled); shrunken estimate μ̂ + B_k(θ̂_k - μ̂);
-- interval: the normal posterior with μ̂ plugged in, widened for μ̂'s own uncertainty,
-  Var_k = B_k s_k² + (1 - B_k)²/Σw*, estimate ± z_{1-α/2}√Var_k (Kass & Steffey 1989's
-  first-order form). τ²'s uncertainty is not added (Morris 1983 would), so the intervals
-  undercover when segments are alike: 11 segments, average coverage 83.6% (true-effect sd
-  0.005), 89.1% (0.015), 94.7% (0.10) — see `tests/stats/test_shrinkage.py`. The point
-  estimates are the gain: MSE ratio vs raw 0.13, 0.43, 0.99 in the same study.
+- the second moment that shrinks, μ₂ = max(τ², 2Σs⁴ / (K·Σs²)): τ² floored as Armstrong,
+  Kolesár & Plagborg-Møller (2022) do, since a τ² truncated at 0 would claim the segments are
+  known to be identical; shrinkage factor B_k = μ₂/(μ₂ + s_k²) — the weight kept on the
+  segment's own estimate (1: no shrinkage, 0: fully pooled); shrunken estimate μ̂ + B_k(θ̂_k − μ̂);
+- interval: the robust empirical-Bayes interval of the same paper (`liftlab.stats.ebci`):
+  estimate ± cva_α(t_k)·se_k, where se_k² = (B_k + (1 − B_k)a_k)² s_k² + (1 − B_k)² Σ_{j≠k} a_j² s_j²
+  is the estimate's sampling variance (a = w*/Σw*, μ̂'s weights) and t_k = (1 − B_k)² μ₂ / se_k²
+  the second moment of its bias relative to that. It covers at least 1 − α on average over the
+  segments whatever the true effects' distribution; the normal plug-in interval (Kass & Steffey
+  1989) covered only 83.6% (true-effect sd 0.005), 89.1% (0.015), 94.7% (0.10) in the study of
+  `tests/stats/test_shrinkage.py`, where these intervals cover ≥ 95%. The point estimates are the
+  gain: mean squared error well below the raw estimates' when segments are alike.
 
 Undefined inputs: segments with a nan estimate or a standard error that is not finite and
 > 0 are left out and get nan. With fewer than 3 usable segments τ² cannot be estimated
@@ -31,6 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
+from liftlab.stats.ebci import critical_value
 from liftlab.stats.frequentist import check_alpha
 
 MIN_SEGMENTS = 3
@@ -45,7 +50,8 @@ class ShrinkageResult:
     shrinkage: tuple[float, ...]  # B_k: weight on the segment's own estimate
     raw_estimates: tuple[float, ...]
     standard_errors: tuple[float, ...]
-    tau2: float
+    tau2: float  # DerSimonian–Laird, as statsmodels
+    mu2: float  # the floored second moment the estimates shrink with
     grand_mean: float
     grand_mean_se: float
     alpha: float
@@ -88,8 +94,9 @@ def shrink(
             "left out (nan)"
         )
     out_est, out_b = np.full(theta.shape, np.nan), np.full(theta.shape, np.nan)
-    out_var = np.full(theta.shape, np.nan)
+    out_half = np.full(theta.shape, np.nan)
     t, s2 = theta[usable], se[usable] ** 2
+    mu2 = float("nan")
     if k < MIN_SEGMENTS:
         notes.append(f"fewer than {MIN_SEGMENTS} segments: no shrinkage (estimates as given)")
         tau2 = float("nan")
@@ -98,26 +105,30 @@ def shrink(
             grand, grand_var = float(np.sum(w * t) / np.sum(w)), float(1.0 / np.sum(w))
         else:
             grand, grand_var = float("nan"), float("nan")
-        out_est[usable], out_b[usable], out_var[usable] = t, 1.0, s2
+        out_est[usable], out_b[usable], out_half[usable] = t, 1.0, z * np.sqrt(s2)
     else:
         tau2 = dersimonian_laird(t, s2)
         w_star = 1.0 / (s2 + tau2)
         grand = float(np.sum(w_star * t) / np.sum(w_star))
         grand_var = float(1.0 / np.sum(w_star))
-        b = tau2 / (tau2 + s2)
+        mu2 = max(tau2, 2.0 * float(np.sum(s2**2)) / (k * float(np.sum(s2))))
+        b = mu2 / (mu2 + s2)
         out_est[usable] = grand + b * (t - grand)
         out_b[usable] = b
-        out_var[usable] = b * s2 + (1 - b) ** 2 * grand_var
+        a = w_star / np.sum(w_star)
+        # Var(B θ̂_k + (1 − B) Σ a_j θ̂_j) with independent θ̂_j: θ̂_k's own weight, then the others'.
+        variance = (b + (1 - b) * a) ** 2 * s2 + (1 - b) ** 2 * (np.sum(a**2 * s2) - a**2 * s2)
+        out_half[usable] = critical_value((1 - b) ** 2 * mu2 / variance, alpha) * np.sqrt(variance)
         if tau2 == 0:
-            notes.append("τ² = 0: the segments look alike, every estimate is the grand mean")
-    half = z * np.sqrt(out_var)
+            notes.append("τ² = 0: the segments look alike; estimates are pulled close to the grand mean")
     return ShrinkageResult(
         estimates=tuple(float(v) for v in out_est),
-        intervals=tuple((float(a), float(b)) for a, b in zip(out_est - half, out_est + half)),
+        intervals=tuple((float(a), float(b)) for a, b in zip(out_est - out_half, out_est + out_half)),
         shrinkage=tuple(float(v) for v in out_b),
         raw_estimates=tuple(float(v) for v in theta),
         standard_errors=tuple(float(v) for v in se),
         tau2=tau2,
+        mu2=mu2,
         grand_mean=grand,
         grand_mean_se=float(np.sqrt(grand_var)),
         alpha=alpha,
