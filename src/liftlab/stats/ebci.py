@@ -22,7 +22,7 @@ from scipy import interpolate, special
 
 #: Grid of u = b² / (χ + 8)² on which the tangency point is searched (log-spaced: the
 #: maximiser moves from ~χ² for large χ to near 0 for small χ).
-_GRID = np.geomspace(1e-6, 1.0, 600)
+_GRID = np.geomspace(1e-6, 1.0, 200)
 
 
 def miss_probability(bias: ArrayLike, chi: ArrayLike) -> np.ndarray:
@@ -43,12 +43,15 @@ def worst_miss(t: ArrayLike, chi: ArrayLike) -> np.ndarray:
         return (miss_probability(np.sqrt(u), c_arr[..., None]) - at_zero[..., None]) / u
 
     u = _GRID * (c_arr[..., None] + 8.0) ** 2
-    best = np.argmax(chord_slopes(u), axis=-1)
-    # Refine between the grid neighbours of the best point (the maximum is flat, so this is ample).
-    lo = np.take_along_axis(u, np.maximum(best - 1, 0)[..., None], axis=-1)
-    hi = np.take_along_axis(u, np.minimum(best + 1, u.shape[-1] - 1)[..., None], axis=-1)
-    u = lo * (hi / lo) ** np.linspace(0.0, 1.0, 65)
     slopes = chord_slopes(u)
+    # Twice, refine between the grid neighbours of the best point: for large χ the peak is
+    # narrow (r(√u, χ) rises from 0 to 1 within |√u − χ| ≈ 2).
+    for _ in range(2):
+        best = np.argmax(slopes, axis=-1)
+        lo = np.take_along_axis(u, np.maximum(best - 1, 0)[..., None], axis=-1)
+        hi = np.take_along_axis(u, np.minimum(best + 1, u.shape[-1] - 1)[..., None], axis=-1)
+        u = lo * (hi / lo) ** np.linspace(0.0, 1.0, 33)
+        slopes = chord_slopes(u)
     best = np.argmax(slopes, axis=-1)
     t0 = np.take_along_axis(u, best[..., None], axis=-1)[..., 0]
     chord = at_zero + t_arr * np.take_along_axis(slopes, best[..., None], axis=-1)[..., 0]
@@ -65,7 +68,7 @@ def exact_critical_value(t: ArrayLike, alpha: float = 0.05) -> np.ndarray:
     z = float(special.ndtri(1 - alpha / 2))
     low = np.full(t_arr.shape, z)
     high = z + np.sqrt(np.maximum(t_arr, 0.0) / alpha) + 8.0
-    for _ in range(60):
+    for _ in range(46):
         middle = (low + high) / 2
         above = worst_miss(t_arr, middle) > alpha
         low = np.where(above, middle, low)
@@ -79,8 +82,8 @@ _T_LOW, _T_HIGH = 1e-6, 1e10
 
 @lru_cache(maxsize=8)
 def _spline(alpha: float) -> interpolate.CubicSpline:
-    """cva_α over log t on 400 points (built once per α, ~0.3 s): exact to ~1e-8 between them."""
-    log_t = np.linspace(np.log(_T_LOW), np.log(_T_HIGH), 400)
+    """cva_α over log t on 160 points (built once per α, ~0.1 s): within 1e-4 of the bisection (tested)."""
+    log_t = np.linspace(np.log(_T_LOW), np.log(_T_HIGH), 160)
     return interpolate.CubicSpline(log_t, exact_critical_value(np.exp(log_t), alpha))
 
 
