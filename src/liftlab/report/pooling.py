@@ -20,8 +20,10 @@ from liftlab.stats import shrink
 from liftlab.stats.shrinkage import MIN_SEGMENTS
 
 METHOD_NOTE = ("Shrunk uplifts: each segment's absolute uplift partially pooled with the same "
-               "arm's in the other segments (empirical Bayes, DerSimonian–Laird τ²); their "
-               "intervals are approximate and undercover when segments are alike.")
+               "arm's in the other segments (empirical Bayes, DerSimonian–Laird τ², floored); their "
+               "intervals are robust empirical-Bayes intervals (Armstrong, Kolesár & "
+               "Plagborg-Møller 2022): 95% coverage on average over the segments, whatever the "
+               "spread of the true effects.")
 
 
 @dataclass(frozen=True)
