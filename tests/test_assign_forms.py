@@ -160,3 +160,16 @@ def test_assign_one_with_an_unhashable_declaration_still_answers() -> None:
     one = assign_one(exp, "cust-1", "at_risk", PROJECT)
     frame = assign(exp, pd.DataFrame({"unit_id": ["cust-1"], "segment": "at_risk"}), PROJECT)
     assert one is not None and one.bucket == frame.assignments["bucket"].iloc[0]
+
+
+def test_ids_with_a_lone_surrogate_are_assigned_as_assign_one_does() -> None:
+    """A JSON "\\ud800" id hashes as GrowthBook's JavaScript would; no Arrow column holds it, so
+    the unit_id column stays Python strings instead of failing to build the frame."""
+    ids = ["a", "\ud800x", "b\udfff", "c"]
+    frame = assign(experiment(layer=None), pd.DataFrame({
+        "unit_id": pd.Series(ids, dtype=object), "segment": ["at_risk"] * 4}), PROJECT).assignments
+    assert list(frame["unit_id"]) == ids and frame["unit_id"].dtype == object
+    for row in frame.itertuples():
+        one = assign_one(experiment(layer=None), row.unit_id, "at_risk", PROJECT)
+        assert one is not None and (one.arm, one.bucket, one.holdout) == (
+            None if pd.isna(row.arm) else row.arm, row.bucket, row.holdout)

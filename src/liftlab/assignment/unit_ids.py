@@ -79,11 +79,13 @@ def take(ids: UnitIds, mask: np.ndarray) -> UnitIds:
     return ids[mask]
 
 
-def as_column(ids: UnitIds) -> pd.api.extensions.ExtensionArray | np.ndarray:
-    """The ids as a DataFrame column: pandas' `str` dtype, without a copy, when Arrow."""
+def as_column(ids: UnitIds) -> pd.api.extensions.ExtensionArray | pd.Series:
+    """The ids as a DataFrame column: pandas' `str` dtype, without a copy, when Arrow; else
+    Python strings kept as objects (ids with a lone surrogate, which no Arrow column holds —
+    left to pandas, the column would be inferred as Arrow text and fail)."""
     if isinstance(ids, pa.ChunkedArray):
         return pd.array(ids, dtype="str")
-    return ids
+    return pd.Series(ids, dtype=object, copy=False)
 
 
 def _as_strings(raw: pd.Series) -> UnitIds:
