@@ -74,6 +74,14 @@ def test_a_blank_line_keeps_the_line_count(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "negative (line 4" in result.output
 
 
+def test_a_quoted_field_spanning_lines_keeps_the_line_numbers_true(tmp_path: Path) -> None:
+    orders = ('customer_id,ordered_at,amount,note\na,2025-09-01,1,"two\nlines"\n\n'
+              'b,2025-09-02,-1,plain\nc,2025-09-03,2,"three\n\nlines"\nc,2025-09-04,-5,x\n')
+    result, _ = _segment(tmp_path, orders)
+    assert result.exit_code == 2
+    assert "2 negative (lines 5, 9" in " ".join(result.output.split())
+
+
 def test_customer_problems_name_their_lines(tmp_path: Path) -> None:
     result, _ = _segment(tmp_path, "customer_id,ordered_at,amount\na,2025-09-01,1\n",
                          customers="customer_id,email_known\na,1\nb,0\na,1\n,0\n")

@@ -12,6 +12,7 @@ import click
 from liftlab.errors import LiftlabError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     from rich.console import Console
 
@@ -41,8 +42,9 @@ def read_table(path: Path, *, keep_blank_lines: bool = False) -> pd.DataFrame:
 
     DataError naming the file when it is missing, a directory, empty or not parseable. With
     `keep_blank_lines`, a blank line inside a CSV is an empty row (trailing ones are dropped),
-    so data row i is the file's line i + 2 (line 1 the header) unless a quoted field spans
-    lines: what lets `segment` name the line of a bad value.
+    so data row i is the file's line i + 2 (line 1 the header); when a quoted field spans
+    lines, `frame.attrs["lines"]` holds each row's first line instead: what lets `segment`
+    name the line of a bad value.
     """
     import numpy as np
     import pandas as pd
@@ -63,7 +65,27 @@ def read_table(path: Path, *, keep_blank_lines: bool = False) -> pd.DataFrame:
     if keep_blank_lines and len(frame):
         filled = np.flatnonzero(frame.notna().any(axis=1).to_numpy())
         frame = frame.iloc[: filled[-1] + 1 if len(filled) else 0]
+        lines = _record_lines(path)
+        if lines is not None and len(lines) >= len(frame):
+            frame.attrs["lines"] = lines[: len(frame)]
     return frame
+
+
+def _record_lines(path: Path) -> np.ndarray | None:
+    """The first line of each data record of a CSV whose quoted fields span lines (None when
+    no record does: then row i is line i + 2)."""
+    import csv
+
+    import numpy as np
+
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle)
+        starts, line, spans = [], 1, False
+        for _ in reader:
+            starts.append(line)
+            spans = spans or reader.line_num != line
+            line = reader.line_num + 1
+    return np.asarray(starts[1:], dtype=np.int64) if spans else None
 
 
 def console() -> Console:

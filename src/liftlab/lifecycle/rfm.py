@@ -153,12 +153,17 @@ def _shown(value: object) -> str:
 
 def _problem(frame: pd.DataFrame, column: str, mask: np.ndarray, reason: str,
              show: bool = True) -> list[InputProblem]:
-    """The rows of `frame` where `mask` holds, as one problem (or none)."""
+    """The rows of `frame` where `mask` holds, as one problem (or none). Row i is CSV line
+    i + FIRST_LINE, or `frame.attrs["lines"][i]` where the reader recorded lines (quoted
+    fields spanning lines)."""
     at = np.flatnonzero(mask)
     if not len(at):
         return []
     example = frame[column].iloc[at[0]] if show else None
-    return [InputProblem(column, reason, len(at), tuple(int(i) + FIRST_LINE for i in at[:3]), example)]
+    recorded = frame.attrs.get("lines")
+    lines = (tuple(int(recorded[i]) for i in at[:3]) if recorded is not None and len(recorded) == len(frame)
+             else tuple(int(i) + FIRST_LINE for i in at[:3]))
+    return [InputProblem(column, reason, len(at), lines, example)]
 
 
 def _raise_problems(table: str, problems: list[InputProblem], date_format: str | None) -> None:
