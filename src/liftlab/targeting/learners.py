@@ -65,7 +65,9 @@ class Learner:
         if self.kind not in LEARNERS:
             raise DataError(f"unknown learner {self.kind!r} (choose one of {', '.join(LEARNERS)})",
                             field="learner")
-        make_estimator(self.estimator)  # an unknown estimator fails here, not mid-fit
+        if self.estimator not in ESTIMATORS:  # fail here, not mid-fit (and without importing sklearn)
+            raise DataError(f"unknown estimator {self.estimator!r} (choose one of {', '.join(ESTIMATORS)})",
+                            field="estimator")
 
     @property
     def name(self) -> str:
