@@ -24,9 +24,10 @@ def _run(*args: str):  # type: ignore[no-untyped-def]
 
 
 def test_policy_file_and_html_on_the_demo_store(demo_run, customers: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    out, page = tmp_path / "policy.csv", tmp_path / "targeting.html"
+    out, page, follow_up = tmp_path / "policy.csv", tmp_path / "targeting.html", tmp_path / "next.toml"
     result = _run("winback-2026q4", "--db", demo_run.database_url, "--features", str(customers),
-                  "--out", str(out), "--html", str(page), "--estimator", "linear", "--replicates", "100")
+                  "--out", str(out), "--html", str(page), "--estimator", "linear", "--replicates", "100",
+                  "--next", str(follow_up))
     assert result.exit_code == 0, result.output
     assert "Qini area" in result.output and "at_risk · voucher_10" in result.output
     policy = pd.read_csv(out, dtype={"unit_id": str})
@@ -45,6 +46,15 @@ def test_policy_file_and_html_on_the_demo_store(demo_run, customers: Path, tmp_p
     assert text.count("<figcaption>Cross-fitted Qini curve") == 5
     assert text.count("<figcaption>Expected profit of sending") == 5
     assert "data:image/png;base64," in text
+    # The demo plants one uplift per segment (no heterogeneity): a targeted follow-up is
+    # written only for a campaign whose ranking beat chance, and must then pass validation.
+    recommended = {tuple(r) for r in policy.loc[policy["send"] == "yes", ["segment", "arm"]].to_numpy()}
+    if recommended:
+        from liftlab.config.validation import validate_paths
+
+        assert follow_up.exists() and validate_paths([follow_up]) == []
+    else:
+        assert not follow_up.exists() and "not written" in result.output
 
 
 def test_bad_input_names_the_file_and_column(demo_run, customers: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

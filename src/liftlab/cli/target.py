@@ -37,11 +37,16 @@ from liftlab.cli._common import friendly_errors
 @click.option("--replicates", type=click.IntRange(0, 10_000), default=500, show_default=True,
               help="Bootstrap replicates for the intervals.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--next", "next_file", type=click.Path(path_type=Path), default=None,
+              help="Also write the policy as the next experiment (TOML): each targeted campaign "
+                   "restricted to its targeted customers, with its own control.")
+@click.option("--next-start", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Start date of the --next experiment (default: the day after EXPERIMENT ends, or today).")
 @friendly_errors
 def target(
     experiment_file: Path, db_url: str, features_file: Path, extra: tuple[str, ...], out: Path,
     html_file: Path | None, metric: str | None, margin: float | None, learner: str, estimator: str,
-    folds: int, replicates: int, seed: int,
+    folds: int, replicates: int, seed: int, next_file: Path | None = None, next_start=None,  # type: ignore[no-untyped-def]
 ) -> None:
     """Fit uplift models to EXPERIMENT's finished campaigns and write whom to send to next time.
 
@@ -88,6 +93,35 @@ def target(
 
         html_file.write_text(to_html(experiment.key, found), encoding="utf-8")
         click.echo(f"wrote {html_file}")
+    if next_file is not None:
+        _write_next(experiment, found, next_file, next_start.date() if next_start else None)
+
+
+def _write_next(experiment, found, path: Path, start) -> None:  # type: ignore[no-untyped-def]
+    """The follow-up experiment file, checked by the rules `liftlab validate` runs."""
+    from datetime import date, timedelta
+
+    from liftlab.config.validation import check_experiment
+    from liftlab.config.writing import experiment_to_toml
+    from liftlab.errors import DataError
+    from liftlab.targeting.next import next_experiment
+
+    if start is None:
+        start = max(date.today(), experiment.end + timedelta(days=1)) if experiment.end else date.today()
+    follow_up = next_experiment(experiment, found, start=start)
+    if follow_up is None:
+        click.echo(f"no campaign has a recommended targeting policy: {path} not written")
+        return
+    check_experiment(follow_up)
+    text = experiment_to_toml(follow_up, comment=(
+        f"Written by `liftlab target {experiment.key}`: the targeted part of each campaign, with its own\n"
+        "control, so the targeting itself is measured. Review, then `liftlab assign` it."))
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"cannot write: {exc.strerror or exc}", file=path) from None
+    click.echo(f"wrote {path}: {len(follow_up.campaigns)} targeted campaign(s), "
+               f"{sum(len(c.audience or ()) for c in follow_up.campaigns):,} customers")
 
 
 def _write_policy(found, out: Path) -> None:  # type: ignore[no-untyped-def]
