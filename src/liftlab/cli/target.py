@@ -30,8 +30,9 @@ from liftlab.cli._common import friendly_errors
                    "(default: `[defaults] margin` of the folder's liftlab.toml).")
 @click.option("--learner", type=click.Choice(["t", "x", "transformed"]), default="t", show_default=True,
               help="Meta-learner: two models (t), X-learner (x) or transformed outcome.")
-@click.option("--estimator", type=click.Choice(["boosting", "linear"]), default="boosting", show_default=True,
-              help="Regressor inside the learner: gradient-boosted trees or ridge regression.")
+@click.option("--estimator", type=click.Choice(["linear", "boosting"]), default="linear", show_default=True,
+              help="Regressor inside the learner: ridge regression, or gradient-boosted trees for "
+                   "effects that show only in interactions.")
 @click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True,
               help="Cross-fitting folds: every prediction comes from a model that never saw the customer.")
 @click.option("--replicates", type=click.IntRange(0, 10_000), default=500, show_default=True,

@@ -64,7 +64,7 @@ def target_campaign(
     k: float = 0.3, replicates: int = 500, alpha: float = 0.05, seed: int = 0,
     others: np.ndarray | None = None,
 ) -> Targeting:
-    """Cross-fit `learner` (default: T-learner over gradient boosting) to `outcomes[target]`,
+    """Cross-fit `learner` (default: T-learner over ridge regression) to `outcomes[target]`,
     evaluate its ranking on every outcome, and choose the profit-maximising policy from the
     `revenue` outcome with the campaign's cost per contact and margin, for a segment of
     `population` customers (default: the customers compared)."""

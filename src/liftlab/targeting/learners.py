@@ -15,6 +15,12 @@ LightGBM algorithm; handles non-linear effects and interactions, fast on 100k ro
 is a ridge regression on standardised features (fast, stable, only additive effects).
 A 0/1 conversion is regressed like any number: the mean of a 0/1 outcome is its rate.
 
+The default is the T-learner over the linear estimator, chosen by measurement (README,
+"Targeting"): on Hillstrom's Womens e-mail it ranked customers at least as well as gradient
+boosting (Qini area of visits 0.0075 against 0.0061, overlapping intervals), as it did on the
+planted simulations of the tests, in a tenth of the time; boosting stays one option away for
+effects that only show in interactions.
+
 Each fit runs with one native thread (threadpoolctl): on a small shared machine, OpenMP's
 threads fighting for the same cores made a 40k-row boosting fit 3–10× slower than one thread.
 """
@@ -55,10 +61,10 @@ def make_estimator(kind: str, seed: int = 0) -> Any:
 
 @dataclass(frozen=True)
 class Learner:
-    """A meta-learner (`t`, `x` or `transformed`) over an estimator (`boosting` or `linear`)."""
+    """A meta-learner (`t`, `x` or `transformed`) over an estimator (`linear` or `boosting`)."""
 
     kind: str = "t"
-    estimator: str = "boosting"
+    estimator: str = "linear"
     seed: int = 0
 
     def __post_init__(self) -> None:
