@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from liftlab.cli._common import console as make_console
 from liftlab.cli._common import friendly_errors
+
+if TYPE_CHECKING:
+    from liftlab.config.model import Experiment
+    from liftlab.targeting.experiment import CampaignTargeting
 
 
 @click.command()
@@ -20,7 +27,8 @@ from liftlab.cli._common import friendly_errors
 @click.option("--feature", "extra", multiple=True,
               help="Another column of the features file to use (repeatable; text is one-hot encoded).")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
-              help="The policy CSV: unit_id, segment, arm, predicted_uplift, send (yes/no), per campaign.")
+              help="The policy CSV: unit_id, segment, arm, predicted_uplift, send (yes/no; empty when "
+                   "the campaign has no recommended policy), per campaign.")
 @click.option("--html", "html_file", type=click.Path(path_type=Path), default=None,
               help="Also write an HTML page with a Qini chart and a profit-by-k chart per campaign.")
 @click.option("--metric", default=None,
@@ -47,7 +55,7 @@ from liftlab.cli._common import friendly_errors
 def target(
     experiment_file: Path, db_url: str, features_file: Path, extra: tuple[str, ...], out: Path,
     html_file: Path | None, metric: str | None, margin: float | None, learner: str, estimator: str,
-    folds: int, replicates: int, seed: int, next_file: Path | None = None, next_start=None,  # type: ignore[no-untyped-def]
+    folds: int, replicates: int, seed: int, next_file: Path | None = None, next_start: datetime | None = None,
 ) -> None:
     """Fit uplift models to EXPERIMENT's finished campaigns and write whom to send to next time.
 
@@ -98,9 +106,9 @@ def target(
         _write_next(experiment, found, next_file, next_start.date() if next_start else None)
 
 
-def _write_next(experiment, found, path: Path, start) -> None:  # type: ignore[no-untyped-def]
+def _write_next(experiment: Experiment, found: Sequence[CampaignTargeting], path: Path, start: date | None) -> None:
     """The follow-up experiment file, checked by the rules `liftlab validate` runs."""
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from liftlab.config.validation import check_experiment
     from liftlab.config.writing import experiment_to_toml
@@ -125,7 +133,7 @@ def _write_next(experiment, found, path: Path, start) -> None:  # type: ignore[n
                f"{sum(len(c.audience or ()) for c in follow_up.campaigns):,} customers")
 
 
-def _write_policy(found, out: Path) -> None:  # type: ignore[no-untyped-def]
+def _write_policy(found: Sequence[CampaignTargeting], out: Path) -> None:
     import pandas as pd
 
     from liftlab.errors import DataError
@@ -137,7 +145,7 @@ def _write_policy(found, out: Path) -> None:  # type: ignore[no-untyped-def]
         raise DataError(f"cannot write: {exc.strerror or exc}", file=out) from None
 
 
-def _show(found) -> None:  # type: ignore[no-untyped-def]
+def _show(found: Sequence[CampaignTargeting]) -> None:
     from rich.table import Table
 
     from liftlab.targeting.summary import HEADERS, decision, rows

@@ -11,6 +11,7 @@ Intervals are percentile intervals of the replicates.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,11 +56,12 @@ def curve_draws(score: np.ndarray, treated: np.ndarray, outcomes: np.ndarray, sh
 
 
 def percentile_interval(draws: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-    """The (alpha/2, 1 − alpha/2) percentiles over the first axis (NaN replicates left out)."""
-    with np.errstate(invalid="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column: NaN, said by the caller
-            low, high = np.nanpercentile(draws, [100 * alpha / 2, 100 * (1 - alpha / 2)], axis=0)
+    """The (alpha/2, 1 − alpha/2) percentiles over the first axis (NaN replicates left out;
+    NaN where every replicate is NaN or there are none — the caller then reports None)."""
+    if len(draws) == 0:
+        empty = np.full(np.shape(draws)[1:], np.nan)
+        return empty, empty.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column: NaN, said by the caller
+        low, high = np.nanpercentile(draws, [100 * alpha / 2, 100 * (1 - alpha / 2)], axis=0)
     return low, high

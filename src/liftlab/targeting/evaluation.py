@@ -21,11 +21,13 @@ from liftlab.targeting.qini import SHARES, gain, qini_area
 Interval = tuple[float, float]
 
 
-def _number(value: float) -> float | None:
+def finite_number(value: float) -> float | None:
+    """`value` as a float, None when it is NaN or infinite (cannot be computed)."""
     return float(value) if math.isfinite(value) else None
 
 
-def _interval(low: float, high: float) -> Interval | None:
+def finite_interval(low: float, high: float) -> Interval | None:
+    """`(low, high)`, None unless both ends are finite."""
     return (float(low), float(high)) if math.isfinite(low) and math.isfinite(high) else None
 
 
@@ -84,8 +86,8 @@ def evaluate_draws(draws: CurveDraws, names: Sequence[str], *, k: float = 0.3,
     avg_low, avg_high = percentile_interval(draws.average_draws, alpha)
     results = []
     for j, name in enumerate(names):
-        average = _number(draws.average[j])
-        uplift_at_k = _number(draws.uplift[j, at])
+        average = finite_number(draws.average[j])
+        uplift_at_k = finite_number(draws.uplift[j, at])
         notes = []
         if average is None:
             notes.append("no treated or no control customer: nothing can be measured")
@@ -95,10 +97,10 @@ def evaluate_draws(draws: CurveDraws, names: Sequence[str], *, k: float = 0.3,
             notes.append("no bootstrap replicates: no intervals")
         results.append(OutcomeEvaluation(
             outcome=name, k=float(shares[at]),
-            qini_area=_number(areas[j]) if average is not None else None,
-            qini_area_ci=_interval(area_low[j], area_high[j]) if average is not None else None,
-            uplift_at_k=uplift_at_k, uplift_at_k_ci=_interval(at_low[j], at_high[j]),
-            average_uplift=average, average_uplift_ci=_interval(avg_low[j], avg_high[j]),
+            qini_area=finite_number(areas[j]) if average is not None else None,
+            qini_area_ci=finite_interval(area_low[j], area_high[j]) if average is not None else None,
+            uplift_at_k=uplift_at_k, uplift_at_k_ci=finite_interval(at_low[j], at_high[j]),
+            average_uplift=average, average_uplift_ci=finite_interval(avg_low[j], avg_high[j]),
             shares=tuple(shares.tolist()), gain=tuple(gains[j].tolist()),
             gain_low=tuple(gain_low[j].tolist()), gain_high=tuple(gain_high[j].tolist()),
             random_gain=tuple((shares * draws.average[j]).tolist()), note="; ".join(notes)))

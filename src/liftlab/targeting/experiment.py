@@ -41,10 +41,13 @@ class CampaignTargeting:
     send: np.ndarray
 
     def policy_frame(self) -> pd.DataFrame:
-        """unit_id, segment, arm, predicted_uplift, send ('yes' / 'no') per customer of the segment."""
+        """unit_id, segment, arm, predicted_uplift, send per customer of the segment: 'yes' / 'no'
+        under a recommended policy, empty when none is recommended (no decision to act on —
+        an empty cell, not a 'no' that a send tool would read as "send to nobody")."""
+        decided = self.targeting.policy.recommended
         return pd.DataFrame({"unit_id": self.unit_ids, "segment": self.segment, "arm": self.arm,
                              "predicted_uplift": self.uplift,
-                             "send": np.where(self.send, "yes", "no")})
+                             "send": np.where(self.send, "yes", "no") if decided else ""})
 
 
 def target_metrics(experiment: Experiment, metric: str | None = None) -> tuple[Metric, Metric | None]:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from liftlab.targeting.bootstrap import CurveDraws, percentile_interval
-from liftlab.targeting.evaluation import Interval, _interval, _number
+from liftlab.targeting.evaluation import Interval, finite_interval, finite_number
 from liftlab.targeting.qini import gain
 
 NO_HETEROGENEITY = "no usable heterogeneity: the Qini area's interval includes zero, so no policy is recommended"
@@ -92,27 +92,26 @@ def choose_policy(draws: CurveDraws, revenue: int | None, *, cost_per_contact: f
     everyone_draws = population * (margin * draws.average_draws[:, revenue] - cost_per_contact)
     chosen = float(shares[best])
     low, high = percentile_interval(replicas, alpha)
-    share_low, share_high = percentile_interval(shares[np.argmax(replicas, axis=1)], alpha) \
-        if len(replicas) else (math.nan, math.nan)
+    share_low, share_high = percentile_interval(shares[np.argmax(replicas, axis=1)], alpha)
     over_everyone = replicas[:, best] - everyone_draws
     over_random = replicas[:, best] - chosen * everyone_draws
 
     def ci(values: np.ndarray) -> Interval | None:
-        return _interval(*percentile_interval(values, alpha)) if len(values) else None
+        return finite_interval(*percentile_interval(values, alpha))
 
     return Policy(
         recommended=heterogeneity,
         population=population,
         share=chosen,
-        share_ci=_interval(share_low, share_high),
+        share_ci=finite_interval(share_low, share_high),
         threshold=float(draws.thresholds[best - 1]) if best > 0 else None,
-        profit=_number(point[best]),
-        profit_ci=_interval(low[best], high[best]),
-        everyone_profit=_number(everyone),
+        profit=finite_number(point[best]),
+        profit_ci=finite_interval(low[best], high[best]),
+        everyone_profit=finite_number(everyone),
         everyone_profit_ci=ci(everyone_draws),
-        gain_over_everyone=_number(point[best] - everyone),
+        gain_over_everyone=finite_number(point[best] - everyone),
         gain_over_everyone_ci=ci(over_everyone),
-        gain_over_random=_number(point[best] - chosen * everyone),
+        gain_over_random=finite_number(point[best] - chosen * everyone),
         gain_over_random_ci=ci(over_random),
         shares=tuple(shares.tolist()),
         profit_curve=tuple(point.tolist()),
