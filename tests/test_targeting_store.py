@@ -77,6 +77,22 @@ def test_unit_outcomes_are_the_in_window_values(planted: tuple[str, Path, pd.Dat
     assert np.allclose(outcomes["revenue"], expected["revenue"])
 
 
+def test_target_experiment_result_is_json_ready(planted: tuple[str, Path, pd.DataFrame]) -> None:
+    import json
+
+    from liftlab import target_experiment
+
+    url, folder, _ = planted
+    (found,) = target_experiment(EventStore(url), EXPERIMENT, pd.read_csv(folder / "customers.csv"),
+                                 replicates=100)
+    document = json.loads(json.dumps(found.to_dict()))
+    assert document["segment"] == "at_risk" and document["target"] == "revenue"
+    assert document["heterogeneity"] and document["policy"]["recommended"]
+    assert [e["outcome"] for e in document["evaluations"]] == ["revenue", "purchase"]
+    low, high = document["evaluations"][0]["qini_area_ci"]
+    assert 0 < low <= document["evaluations"][0]["qini_area"] <= high
+
+
 def test_target_cli_writes_a_targeted_follow_up(planted: tuple[str, Path, pd.DataFrame], tmp_path: Path) -> None:
     url, folder, _ = planted
     out, follow_up = tmp_path / "policy.csv", tmp_path / "next.toml"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +56,12 @@ class Targeting:
     def heterogeneity(self) -> bool:
         """Whether the ranking beats chance on the target outcome (Qini area interval > 0)."""
         return self.evaluation.heterogeneity
+
+    def to_dict(self) -> dict[str, Any]:
+        """The headline numbers, JSON-ready (no per-customer arrays, no curves)."""
+        return {"learner": self.learner, "target": self.target, "n_treated": self.n_treated,
+                "n_control": self.n_control, "heterogeneity": self.heterogeneity,
+                "evaluations": [e.to_dict() for e in self.evaluations], "policy": self.policy.to_dict()}
 
 
 def target_campaign(

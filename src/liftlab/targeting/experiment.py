@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,6 +40,12 @@ class CampaignTargeting:
     unit_ids: np.ndarray
     uplift: np.ndarray
     send: np.ndarray
+
+    def to_dict(self) -> dict[str, Any]:
+        """Which campaign, at what cost, and its headline numbers, JSON-ready."""
+        return {"segment": self.segment, "arm": self.arm, "control_arm": self.control_arm,
+                "cost_per_contact": self.cost_per_contact, "margin": self.margin,
+                "customers": len(self.unit_ids), "sent": int(self.send.sum()), **self.targeting.to_dict()}
 
     def policy_frame(self) -> pd.DataFrame:
         """unit_id, segment, arm, predicted_uplift, send per customer of the segment: 'yes' / 'no'
