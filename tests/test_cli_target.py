@@ -13,9 +13,9 @@ from liftlab.cli import cli
 
 @pytest.fixture(scope="module")
 def customers(demo_run, tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
-    """The demo's segmented customers (RFM columns) as the features file."""
+    """The features file the demo writes (its segmented customers), under the name a user would give."""
     path = tmp_path_factory.mktemp("target") / "customers.csv"
-    demo_run.segments.to_csv(path, index=False)
+    path.write_bytes((demo_run.directory / "segments.csv").read_bytes())
     return path
 
 
