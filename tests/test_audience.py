@@ -11,7 +11,12 @@ import pandas as pd
 import pytest
 
 from liftlab.assignment.arms import assign, assign_one
-from liftlab.config.loading import experiment_from_dict, load_experiment, load_experiments, parse_experiment
+from liftlab.config.loading import (
+    experiment_from_dict,
+    load_experiment,
+    load_experiments,
+    parse_experiment,
+)
 from liftlab.config.model import Arm, Campaign, Experiment, Metric
 from liftlab.config.validation import validate_experiment, validate_paths
 from liftlab.config.writing import experiment_to_toml

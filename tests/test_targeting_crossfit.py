@@ -31,8 +31,7 @@ class SpyLearner:
        seed=st.integers(0, 2**32 - 1), data=st.data())
 def test_no_unit_is_predicted_by_a_model_trained_on_it(n_treated: int, n_control: int, folds: int,
                                                         seed: int, data: st.DataObject) -> None:
-    if min(n_treated, n_control) < folds:
-        folds = min(n_treated, n_control)
+    folds = min(folds, n_treated, n_control)
     n = n_treated + n_control
     treated = np.array(data.draw(st.permutations([True] * n_treated + [False] * n_control)))
     features = np.column_stack([np.arange(n), np.zeros(n)]).astype(float)

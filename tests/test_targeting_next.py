@@ -21,7 +21,7 @@ from liftlab.targeting.learners import Learner
 from liftlab.targeting.next import next_experiment
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_targeting_simulation import _planted  # noqa: E402
+from test_targeting_simulation import _planted
 
 ORIGINAL = Experiment(
     key="winback", start=date(2026, 10, 1), end=date(2026, 10, 31), margin=0.4, layer="mail",

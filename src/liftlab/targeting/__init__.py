@@ -38,4 +38,17 @@ if TYPE_CHECKING:
     from liftlab.targeting.learners import Learner
     from liftlab.targeting.policy import Policy
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "CampaignTargeting",
+    "CrossFit",
+    "FeatureMatrix",
+    "Learner",
+    "OutcomeEvaluation",
+    "Policy",
+    "Targeting",
+    "cross_fit",
+    "evaluate_ranking",
+    "feature_matrix",
+    "target_campaign",
+    "target_experiment",
+]
