@@ -50,6 +50,7 @@ def test_policy_file_and_html_on_the_demo_store(demo_run, customers: Path, tmp_p
     assert text.count("<figcaption>Cross-fitted Qini curve") == 5
     assert text.count("<figcaption>Expected profit of sending") == 5
     assert "data:image/png;base64," in text
+    assert text.count("added by the top 30%") == 5
     # The demo plants one uplift per segment (no heterogeneity): a targeted follow-up is
     # written only for a campaign whose ranking beat chance, and must then pass validation.
     recommended = {tuple(r) for r in policy.loc[policy["send"] == "yes", ["segment", "arm"]].to_numpy()}

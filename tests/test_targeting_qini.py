@@ -50,6 +50,13 @@ def test_uplift_at_k_and_qini_area_match_the_hand_computation() -> None:
     assert result.gain[7] == pytest.approx(0.8 * 0.5, abs=1e-12)
     assert result.random_gain[4] == pytest.approx(0.5 * 0.2, abs=1e-12)
     assert result.gain[0] == pytest.approx(0.1 * 0.2, abs=1e-12)  # no control in the top 10%: random's
+    # Sending to the top 30% of these 10: 10 × 0.3 × 1 = 3 extra; a random 30%: 10 × 0.3 × 0.2;
+    # everyone: 10 × 0.2.
+    assert result.incremental_at_k == pytest.approx(3.0, abs=1e-12)
+    assert result.incremental_random == pytest.approx(0.6, abs=1e-12)
+    assert result.incremental_everyone == pytest.approx(2.0, abs=1e-12)
+    scaled = evaluate_ranking(SCORE, TREATED, {"y": OUTCOME}, shares=SHARES, replicates=10, population=1000)[0]
+    assert scaled.incremental_at_k == pytest.approx(300.0) and scaled.population == 1000
     low, high = result.qini_area_ci
     assert low <= result.qini_area <= high
 

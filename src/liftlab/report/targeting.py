@@ -11,7 +11,7 @@ import html
 from collections.abc import Sequence
 
 from liftlab.targeting.experiment import CampaignTargeting
-from liftlab.targeting.summary import HEADERS, decision, rows
+from liftlab.targeting.summary import HEADERS, OUTCOME_HEADERS, decision, outcome_rows, rows
 
 
 def qini_chart(found: CampaignTargeting) -> str:
@@ -75,8 +75,12 @@ def to_html(experiment: str, found: Sequence[CampaignTargeting]) -> str:
             figures.append((profit, "Expected profit of sending to the top k% of the segment."))
         images = "".join(f'<figure><img alt="{html.escape(c)}" src="{s}"><figcaption>{html.escape(c)}'
                          "</figcaption></figure>" for s, c in figures)
+        population = item.targeting.evaluation.population
         sections.append(f"<h3>{html.escape(item.segment)} · {html.escape(item.arm)}</h3>"
-                        f"<p>{html.escape(decision(item))}</p>{images}")
+                        f"<p>{html.escape(decision(item))}</p>"
+                        f"<p>What sending adds over the segment's {population:,} customers, per outcome "
+                        "(the model ranks by its fitted outcome, the first row):</p>"
+                        f"{_html_table(OUTCOME_HEADERS, outcome_rows(item))}{images}")
     title = f"Uplift targeting: {html.escape(experiment)}"
     return (
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"

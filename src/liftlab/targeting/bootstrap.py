@@ -25,7 +25,8 @@ BLOCK = 25
 @dataclass(frozen=True)
 class CurveDraws:
     """u(φ) on a ranking: the estimate (m outcomes × G shares), the average effect u(1) (m),
-    their bootstrap replicates ((B, m, G) and (B, m)), and the ranked score at each cut (G)."""
+    their bootstrap replicates ((B, m, G) and (B, m)), the ranked score at each cut (G), and
+    how many customers were ranked."""
 
     shares: np.ndarray
     uplift: np.ndarray
@@ -33,6 +34,7 @@ class CurveDraws:
     uplift_draws: np.ndarray
     average_draws: np.ndarray
     thresholds: np.ndarray
+    ranked: int
 
 
 def curve_draws(score: np.ndarray, treated: np.ndarray, outcomes: np.ndarray, shares: np.ndarray, *,
@@ -52,7 +54,7 @@ def curve_draws(score: np.ndarray, treated: np.ndarray, outcomes: np.ndarray, sh
     draws = np.concatenate(blocks) if blocks else np.empty((0, outcomes.shape[1], len(cuts)))
     ranked_score = np.asarray(score, dtype=np.float64)[order]
     return CurveDraws(np.asarray(shares, dtype=np.float64), point[:, :-1], point[:, -1],
-                      draws[:, :, :-1], draws[:, :, -1], ranked_score[cuts[:-1] - 1])
+                      draws[:, :, :-1], draws[:, :, -1], ranked_score[cuts[:-1] - 1], n)
 
 
 def percentile_interval(draws: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:

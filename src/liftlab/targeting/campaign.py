@@ -85,10 +85,10 @@ def target_campaign(
     names = [target, *(name for name in outcomes if name != target)]
     matrix = np.column_stack([np.asarray(outcomes[name], dtype=np.float64) for name in names])
     draws = curve_draws(fitted.uplift, treated, matrix, SHARES, replicates=replicates, seed=seed + 1)
-    evaluations = evaluate_draws(draws, names, k=k, alpha=alpha)
+    size = population if population is not None else len(treated)
+    evaluations = evaluate_draws(draws, names, k=k, alpha=alpha, population=size)
     policy = choose_policy(draws, names.index(revenue) if revenue is not None else None,
-                           cost_per_contact=cost_per_contact, margin=margin,
-                           population=population if population is not None else len(treated),
+                           cost_per_contact=cost_per_contact, margin=margin, population=size,
                            heterogeneity=evaluations[0].heterogeneity, alpha=alpha)
 
     def decide(uplift: np.ndarray) -> np.ndarray:

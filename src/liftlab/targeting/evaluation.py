@@ -37,7 +37,10 @@ class OutcomeEvaluation:
 
     `qini_area` is in the outcome's unit per customer (e.g. conversions per customer);
     `uplift_at_k` is u(k), the measured uplift among the top k; `average_uplift` is u(1),
-    which is also random targeting's uplift at any k. Curves are per share in `shares`:
+    which is also random targeting's uplift at any k. For a population of `population`
+    customers (the segment), sending to the top k adds `incremental_at_k` = N·k·u(k)
+    (conversions, revenue …), sending to a random k adds `incremental_random` = N·k·u(1) and
+    sending to everyone `incremental_everyone` = N·u(1). Curves are per share in `shares`:
     `gain` = φ·u(φ) with its band, `random_gain` = φ·u(1). None (with a `note`) where a number
     cannot be measured.
     """
@@ -50,6 +53,13 @@ class OutcomeEvaluation:
     uplift_at_k_ci: Interval | None
     average_uplift: float | None
     average_uplift_ci: Interval | None
+    population: int
+    incremental_at_k: float | None
+    incremental_at_k_ci: Interval | None
+    incremental_random: float | None
+    incremental_random_ci: Interval | None
+    incremental_everyone: float | None
+    incremental_everyone_ci: Interval | None
     shares: tuple[float, ...]
     gain: tuple[float, ...]
     gain_low: tuple[float, ...]
@@ -67,13 +77,18 @@ class OutcomeEvaluation:
         return {"outcome": self.outcome, "k": self.k, "qini_area": self.qini_area,
                 "qini_area_ci": self.qini_area_ci, "uplift_at_k": self.uplift_at_k,
                 "uplift_at_k_ci": self.uplift_at_k_ci, "average_uplift": self.average_uplift,
-                "average_uplift_ci": self.average_uplift_ci, "heterogeneity": self.heterogeneity,
-                "note": self.note}
+                "average_uplift_ci": self.average_uplift_ci, "population": self.population,
+                "incremental_at_k": self.incremental_at_k, "incremental_at_k_ci": self.incremental_at_k_ci,
+                "incremental_random": self.incremental_random, "incremental_random_ci": self.incremental_random_ci,
+                "incremental_everyone": self.incremental_everyone,
+                "incremental_everyone_ci": self.incremental_everyone_ci,
+                "heterogeneity": self.heterogeneity, "note": self.note}
 
 
-def evaluate_draws(draws: CurveDraws, names: Sequence[str], *, k: float = 0.3,
-                   alpha: float = 0.05) -> tuple[OutcomeEvaluation, ...]:
-    """Each outcome's evaluation from precomputed curve draws (`bootstrap.curve_draws`)."""
+def evaluate_draws(draws: CurveDraws, names: Sequence[str], *, k: float = 0.3, alpha: float = 0.05,
+                   population: int | None = None) -> tuple[OutcomeEvaluation, ...]:
+    """Each outcome's evaluation from precomputed curve draws (`bootstrap.curve_draws`), with
+    incremental totals for `population` customers (default: the customers ranked)."""
     shares = draws.shares
     at = int(np.argmin(np.abs(shares - k)))
     areas = qini_area(shares, draws.uplift, draws.average)
@@ -84,6 +99,8 @@ def evaluate_draws(draws: CurveDraws, names: Sequence[str], *, k: float = 0.3,
     gain_low, gain_high = percentile_interval(gain_draws, alpha)
     at_low, at_high = percentile_interval(draws.uplift_draws[:, :, at], alpha)
     avg_low, avg_high = percentile_interval(draws.average_draws, alpha)
+    size = int(population if population is not None else draws.ranked)
+    share = float(shares[at])
     results = []
     for j, name in enumerate(names):
         average = finite_number(draws.average[j])
@@ -101,6 +118,13 @@ def evaluate_draws(draws: CurveDraws, names: Sequence[str], *, k: float = 0.3,
             qini_area_ci=finite_interval(area_low[j], area_high[j]) if average is not None else None,
             uplift_at_k=uplift_at_k, uplift_at_k_ci=finite_interval(at_low[j], at_high[j]),
             average_uplift=average, average_uplift_ci=finite_interval(avg_low[j], avg_high[j]),
+            population=size,
+            incremental_at_k=finite_number(size * gains[j, at]) if average is not None else None,
+            incremental_at_k_ci=finite_interval(size * gain_low[j, at], size * gain_high[j, at]),
+            incremental_random=finite_number(size * share * draws.average[j]),
+            incremental_random_ci=finite_interval(size * share * avg_low[j], size * share * avg_high[j]),
+            incremental_everyone=finite_number(size * draws.average[j]),
+            incremental_everyone_ci=finite_interval(size * avg_low[j], size * avg_high[j]),
             shares=tuple(shares.tolist()), gain=tuple(gains[j].tolist()),
             gain_low=tuple(gain_low[j].tolist()), gain_high=tuple(gain_high[j].tolist()),
             random_gain=tuple((shares * draws.average[j]).tolist()), note="; ".join(notes)))
@@ -109,10 +133,11 @@ def evaluate_draws(draws: CurveDraws, names: Sequence[str], *, k: float = 0.3,
 
 def evaluate_ranking(score: np.ndarray, treated: np.ndarray, outcomes: Mapping[str, np.ndarray], *,
                      k: float = 0.3, shares: np.ndarray = SHARES, replicates: int = 500,
-                     alpha: float = 0.05, seed: int = 0) -> tuple[OutcomeEvaluation, ...]:
+                     alpha: float = 0.05, seed: int = 0, population: int | None = None,
+                     ) -> tuple[OutcomeEvaluation, ...]:
     """Qini area, uplift at `k` and curves of a ranking (`score`, higher = send first), for each
     outcome, with `replicates` Poisson-bootstrap percentile intervals at level 1 − `alpha`."""
     names = list(outcomes)
     matrix = np.column_stack([np.asarray(outcomes[name], dtype=np.float64) for name in names])
     draws = curve_draws(score, treated, matrix, shares, replicates=replicates, seed=seed)
-    return evaluate_draws(draws, names, k=k, alpha=alpha)
+    return evaluate_draws(draws, names, k=k, alpha=alpha, population=population)

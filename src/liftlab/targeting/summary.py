@@ -79,6 +79,22 @@ def decision(found: CampaignTargeting) -> str:
     return f"{name}: no targeted policy — {'; '.join(reasons)}."
 
 
+OUTCOME_HEADERS: tuple[str, ...] = (
+    "outcome", "Qini area [CI]", "uplift, top 30% [CI]", "added by the top 30% [CI]",
+    "added by a random 30% [CI]", "added by everyone [CI]",
+)
+
+
+def outcome_rows(found: CampaignTargeting) -> list[list[str]]:
+    """Per outcome of one campaign: what the ranking achieves at 30% against random and everyone,
+    in totals for the segment (extra conversions, extra revenue …)."""
+    return [[e.outcome, with_interval(e.qini_area, e.qini_area_ci), with_interval(e.uplift_at_k, e.uplift_at_k_ci),
+             with_interval(e.incremental_at_k, e.incremental_at_k_ci),
+             with_interval(e.incremental_random, e.incremental_random_ci),
+             with_interval(e.incremental_everyone, e.incremental_everyone_ci)]
+            for e in found.targeting.evaluations]
+
+
 def rows(found: Sequence[CampaignTargeting]) -> list[list[str]]:
     """Every campaign's row."""
     return [campaign_row(item) for item in found]
