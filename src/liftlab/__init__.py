@@ -43,6 +43,7 @@ _EXPORTS: dict[str, str] = {
     "Report": "liftlab.report.records",
     "Verdict": "liftlab.report.records",
     "EventStore": "liftlab.store.event_store",
+    "target_experiment": "liftlab.targeting.experiment",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
@@ -60,6 +61,7 @@ if TYPE_CHECKING:  # what static type checkers and IDEs see: the same names, eag
     from liftlab.report.build import build_report
     from liftlab.report.records import Report, Verdict
     from liftlab.store.event_store import EventStore
+    from liftlab.targeting.experiment import target_experiment
 
 __all__ = [
     "SEGMENTS",
@@ -90,6 +92,7 @@ __all__ = [
     "load_experiments",
     "load_project",
     "segment_customers",
+    "target_experiment",
     "validate_experiment",
     "validate_paths",
 ]

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from liftlab.assignment.hashing import Seeds, bucket_many, bucket_many_v1_from_hashes
-from liftlab.assignment.unit_ids import ID_COLUMNS, as_column, sample_rows, take, unit_ids
+from liftlab.assignment.unit_ids import ID_COLUMNS, UnitIds, as_column, sample_rows, take, unit_ids
 from liftlab.config.findings import Finding
 from liftlab.config.model import Campaign, Experiment, Project
 from liftlab.config.validation import check_experiment
@@ -89,6 +89,7 @@ class _Plan:
     """
 
     arms: Mapping[str, tuple[list[float], tuple[str, ...]]]
+    audiences: Mapping[str, frozenset[str]]
     seeds: Seeds
     layer_range: tuple[float, float] | None
     holdout_fraction: float
@@ -98,9 +99,12 @@ def _plan(experiment: Experiment, project: Project | None) -> _Plan:
     check_experiment(experiment, project=project)
     settings = project or Project()
     arms: dict[str, tuple[list[float], tuple[str, ...]]] = {}
+    audiences: dict[str, frozenset[str]] = {}
     for campaign in experiment.campaigns:  # the first campaign of a segment wins, as in assign
         keys = tuple(arm.key for arm in campaign.arms)
         arms.setdefault(campaign.segment, (_arm_ranges(campaign).tolist(), keys))
+        if campaign.audience is not None:
+            audiences[campaign.segment] = frozenset(campaign.audience)
     pairs = [(experiment.salt, experiment.hash_version)]
     if experiment.layer is not None:
         pairs.append(("__" + experiment.layer, 1))
@@ -108,6 +112,7 @@ def _plan(experiment: Experiment, project: Project | None) -> _Plan:
         pairs.append((settings.holdout_salt, settings.hash_version))
     return _Plan(
         arms=arms,
+        audiences=audiences,
         seeds=Seeds.of(tuple(pairs)),
         layer_range=experiment.layer_range if experiment.layer is not None else None,
         holdout_fraction=settings.holdout_fraction,
@@ -173,6 +178,10 @@ def assign(
     skipped: dict[str, int] = {}
     if (~in_campaign).sum():
         skipped["segment without a campaign"] = int((~in_campaign).sum())
+    outside = _outside_audience(experiment, ids, codes, names) & in_campaign
+    if outside.any():
+        skipped["not in the campaign's audience"] = int(outside.sum())
+        in_campaign &= ~outside
     ids = take(ids, in_campaign)
     codes = codes[in_campaign]
 
@@ -212,6 +221,21 @@ def assign(
         }
     )
     return AssignmentResult(assignments=frame, skipped=skipped, warnings=warnings)
+
+
+def _outside_audience(experiment: Experiment, ids: UnitIds, codes: np.ndarray, names: list[str]) -> np.ndarray:
+    """Per customer, whether their segment's campaign declares an `audience` that leaves them out."""
+    outside = np.zeros(len(codes), dtype=bool)
+    for campaign in experiment.campaigns:
+        if campaign.audience is None or campaign.segment not in names:
+            continue
+        if isinstance(ids, pa.ChunkedArray):
+            member = pc.is_in(ids, value_set=pa.array(campaign.audience, type=ids.type))
+            member = member.to_numpy(zero_copy_only=False).astype(bool)
+        else:
+            member = pd.Index(ids).isin(campaign.audience)
+        outside |= (codes == names.index(campaign.segment)) & ~member
+    return outside
 
 
 def _segment_codes(column: pd.Series, known: set[str]) -> tuple[np.ndarray, list[str]]:
@@ -254,6 +278,9 @@ def assign_one(
         raise DataError(f"unit id must be a non-empty string, got {unit_id!r}", field="unit_id")
     arms = plan.arms.get(segment)
     if arms is None:
+        return None
+    audience = plan.audiences.get(segment)
+    if audience is not None and unit_id not in audience:
         return None
     position, *others = plan.seeds.buckets(unit_id)
     if plan.layer_range is not None:

@@ -34,9 +34,10 @@ def _register() -> None:
     from liftlab.cli.log import log
     from liftlab.cli.power import power
     from liftlab.cli.segment import segment
+    from liftlab.cli.target import target
     from liftlab.cli.validate import validate
 
-    for command in (validate, segment, assign, export, log, analyze, history, power, demo):
+    for command in (validate, segment, assign, export, log, analyze, history, power, target, demo):
         cli.add_command(command)
 
 

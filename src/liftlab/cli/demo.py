@@ -59,4 +59,5 @@ def demo(directory: Path, customers: int, seed: int, experiments_dir: Path | Non
     )
     for page in run.html_files:
         console.print(f"HTML report: {page}")
+    console.print(f"Customer features (for `liftlab target`): {run.directory / 'segments.csv'}")
     console.print(f"Event store: {run.database_url}  ({time.perf_counter() - started:.1f} s)")

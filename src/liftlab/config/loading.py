@@ -73,6 +73,7 @@ _CAMPAIGN = {
     "cost_per_contact": _Field("float"),
     "description": _Field("str"),
     "arms": _Field("tables", required=True),
+    "audience": _Field("str_list"),
 }
 _ARM = {
     "key": _Field("str", required=True),

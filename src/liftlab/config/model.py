@@ -49,7 +49,9 @@ class Metric:
 class Campaign:
     """The campaign one lifecycle segment receives: its channel, cost per contact and arms.
 
-    Arms take consecutive ranges of [0, 1) in the order given here.
+    Arms take consecutive ranges of [0, 1) in the order given here. `audience`, when given,
+    restricts the campaign to those unit ids of the segment (e.g. the customers an uplift
+    model targets, `liftlab target --next`); the rest of the segment is not assigned.
     """
 
     segment: str
@@ -57,9 +59,12 @@ class Campaign:
     channel: str = "email"
     cost_per_contact: float = 0.0
     description: str = ""
+    audience: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "arms", tuple(self.arms))
+        if self.audience is not None:
+            object.__setattr__(self, "audience", tuple(self.audience))
 
     @property
     def control(self) -> Arm:
@@ -138,6 +143,12 @@ class Experiment:
         data["end"] = self.end.isoformat() if self.end else None
         data["layer_range"] = list(self.layer_range)
         data["tags"] = list(self.tags)
+        for campaign in data["campaigns"]:
+            # Unset, the key is left out: configs stored before it existed keep their hash.
+            if campaign.get("audience") is None:
+                campaign.pop("audience", None)
+            else:
+                campaign["audience"] = list(campaign["audience"])
         return data
 
 

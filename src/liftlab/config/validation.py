@@ -124,7 +124,25 @@ def _campaign_rules(d: Declared) -> Iterator[Finding]:
         cost = campaign.cost_per_contact
         if not (math.isfinite(cost) and cost >= 0):
             yield d.finding(f"{path}.cost_per_contact", f"cost_per_contact {cost} must be >= 0", "cost")
+        yield from _audience_rules(d, i)
         yield from _arm_rules(d, i)
+
+
+def _audience_rules(d: Declared, i: int) -> Iterator[Finding]:
+    audience = d.experiment.campaigns[i].audience
+    if audience is None:
+        return
+    path = f"campaigns[{i}].audience"
+    if not audience:
+        yield d.finding(path, "an empty audience assigns nobody (leave the key out for the whole segment)",
+                        "audience")
+    blank = sum(1 for unit in audience if not unit.strip())
+    if blank:
+        yield d.finding(path, f"{blank} blank unit id(s)", "audience")
+    seen: set[str] = set()
+    repeated = [unit for unit in audience if unit in seen or seen.add(unit)]
+    if repeated:
+        yield d.finding(path, f"{len(repeated)} repeated unit id(s), e.g. {repeated[0]!r}", "audience")
 
 
 def _arm_rules(d: Declared, i: int) -> Iterator[Finding]:

@@ -85,6 +85,8 @@ def run_demo(
     progress(f"Segmenting by RFM as of {launch}: {len(shop.orders):,} orders, {len(shop.visits):,} visits")
     segments = segment_customers(shop.customers, shop.orders, shop.visits, as_of=launch)
     units = pd.DataFrame({"unit_id": segments["customer_id"], "segment": segments["segment"]})
+    # The customers' RFM features, as `liftlab segment` writes them: what `liftlab target` reads.
+    segments.to_csv(out / "segments.csv", index=False)
 
     store = EventStore(url)
     reports, truths, html_files = [], [], []
