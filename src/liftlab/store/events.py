@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from liftlab.errors import DataError
 from liftlab.store.sqlio import positions
@@ -234,8 +235,7 @@ def _event_ids(given: pd.Series | None, derived_from: pd.DataFrame, prefix: str)
     forward, backward = _combine(columns), _combine(columns[::-1])
     pair = np.empty((n, 2), dtype=">u8")
     pair[:, 0], pair[:, 1] = forward, backward
-    digits = pair.tobytes().hex()
-    ids = np.array([prefix + digits[i:i + 32] for i in range(0, 32 * n, 32)], dtype=object)
+    ids = _hex_texts(prefix, pair.view(np.uint8).reshape(n, 16))
     if given is not None:
         text = given.astype(str).str.strip()
         use_given = given.notna().to_numpy() & (text != "").to_numpy()
@@ -244,6 +244,25 @@ def _event_ids(given: pd.Series | None, derived_from: pd.DataFrame, prefix: str)
             return ids, np.argsort(ids, kind="stable")
     # Hex digits of big-endian integers sort as the integers do.
     return ids, np.lexsort((backward, forward))
+
+
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def _hex_texts(prefix: str, raw: np.ndarray) -> np.ndarray:
+    """Each row of `raw` bytes as `prefix` and two lowercase hex digits per byte, as Python
+    strings: the digits are laid out by numpy in one buffer and Arrow makes the strings,
+    instead of one slice of a long hex string per row."""
+    head = np.frombuffer(prefix.encode(), dtype=np.uint8)
+    n, width = raw.shape
+    size = len(head) + 2 * width
+    text = np.empty((n, size), dtype=np.uint8)
+    text[:, :len(head)] = head
+    text[:, len(head)::2] = _HEX_DIGITS[raw >> 4]
+    text[:, len(head) + 1::2] = _HEX_DIGITS[raw & 15]
+    offsets = np.arange(0, (n + 1) * size, size, dtype=np.int64)
+    array = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text))
+    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _line_numbers(n: int, first_line: int, lines: np.ndarray | None) -> np.ndarray:
