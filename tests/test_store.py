@@ -753,3 +753,19 @@ def test_two_processes_loading_overlapping_chunks_keep_the_earliest_exposure(sto
     kept, full = _first_exposures(store)
     pd.testing.assert_frame_equal(kept, full)
     assert len(kept) == records["unit_id"].nunique()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["b", "a", "é", "Z", "ab"]), st.text(min_size=1, max_size=6)),
+                min_size=1, max_size=60))
+def test_key_order_sorts_as_the_database_collates(rows: list[tuple[str, str]]) -> None:
+    """Rows come out in the order of their keys' UTF-8 bytes (SQLite's and PostgreSQL's "C"
+    order), whether a column repeats a few values (ranked) or holds distinct ids."""
+    from liftlab.store.sqlio import key_order
+
+    rows = rows + [("a", f"id{i}") for i in range(120)]  # ids many enough to be compared as text
+    frame = pd.DataFrame({"segment": pd.Series([s for s, _ in rows], dtype=object),
+                          "unit_id": pd.Series([u for _, u in rows], dtype=object)})
+    ordered = frame.take(key_order(frame, ("segment", "unit_id")))
+    got = list(zip(ordered["segment"], ordered["unit_id"]))
+    assert got == sorted(rows, key=lambda r: (r[0].encode(), r[1].encode()))

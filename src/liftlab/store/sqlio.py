@@ -288,9 +288,23 @@ def insert_columns(conn: Connection, table: Table, names: Sequence[str], columns
 
 def key_order(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     """The row order that sorts `frame`'s text `columns` as the databases' binary collation
-    does (by UTF-8 bytes), computed by Arrow in C++ rather than by comparing Python strings."""
-    table = pa.table({c: pa.array(frame[c].to_numpy(dtype=object), type=pa.string()) for c in columns})
-    return pc.sort_indices(table, sort_keys=[(c, "ascending") for c in columns]).to_numpy()
+    does (by UTF-8 bytes), computed by Arrow in C++ rather than by comparing Python strings.
+
+    A column of a few distinct values (experiment, segment, arm) is sorted as the rank of its
+    value among them (Python orders text by code point, which is the UTF-8 bytes' order), so
+    Arrow compares integers there and strings only for the ids.
+    """
+    keys = {}
+    for name in columns:
+        values = frame[name].to_numpy(dtype=object)
+        if len(set(values[:1_000].tolist())) <= 100:
+            codes, uniques = pd.factorize(values)
+            if len(uniques) <= 1_000:
+                rank = np.argsort(np.argsort(np.asarray(uniques, dtype=object), kind="stable"))
+                keys[name] = pa.array(rank[codes])
+                continue
+        keys[name] = pa.array(values, type=pa.large_string())
+    return pc.sort_indices(pa.table(keys), sort_keys=[(name, "ascending") for name in keys]).to_numpy()
 
 
 # `exposed_units`' key: a chunk of exposures stored in this order merges its units' first
