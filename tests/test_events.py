@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -52,3 +53,18 @@ def test_exposure_checks_never_raise(rows: list[dict]) -> None:
     checked = check_exposures(records_frame(rows), assignments, first_line=1)
     assert len(checked.valid) + len(checked.rejected) == len(rows)
     assert (checked.valid["unit_id"] == "u").all() and (checked.valid["arm"] == "control").all()
+
+
+def test_derived_event_ids_are_the_hex_of_both_row_hashes() -> None:
+    """A derived id is the prefix and the 32 hex digits of the forward and backward row hashes
+    (what earlier versions stored, so re-loading an old file still finds its rows)."""
+    from liftlab.store.events import _combine, _event_ids, _field_hashes
+
+    rows = pd.DataFrame({"unit_id": ["u1", "u2", "ü3", "u1"], "event": ["buy", "buy", "visit", "buy"],
+                         "value": [1.0, 2.5, 0.0, 1.0], "ts": np.array([5, 6, 7, 5], dtype=np.int64)})
+    ids, order = _event_ids(None, rows, "c")
+    hashes = [_field_hashes(rows[c]) for c in rows]
+    forward, backward = _combine(hashes), _combine(hashes[::-1])
+    assert list(ids) == [f"c{int(f):016x}{int(b):016x}" for f, b in zip(forward, backward)]
+    assert ids[0] == ids[3] and len(set(ids)) == 3 and all(type(i) is str for i in ids)
+    assert list(ids[order]) == sorted(ids)

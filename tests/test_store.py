@@ -390,6 +390,65 @@ def test_small_batches_look_up_their_own_units(store: EventStore, monkeypatch: p
     assert kept.inserted == 1
 
 
+def test_a_scan_reads_what_the_table_holds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's scan aggregates each column into one text and cuts it up again: it reads every
+    stored value as a plain row read does (holdout units' missing arm, a missing version,
+    non-ASCII text), and a value holding its separator, or a text past SQLite's length limit,
+    falls back to reading rows."""
+    import sqlite3
+
+    from liftlab.store import sqlio
+    from liftlab.store.sqlio import stored_assignments
+
+    monkeypatch.setattr(sqlio, "KEYS_PER_QUERY", 10)
+    store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
+    store.register_experiment(EXPERIMENT)
+    frame = _assigned(store, 300)
+    store.save_assignments(pd.DataFrame({  # saved under version 2 (registered first), and none
+        "experiment": ["store-test", "store-test", "other"], "unit_id": ["Zoë-ü", "naïve 漢字", "u1"],
+        "segment": ["at_risk", "champion", "x"], "arm": ["offer", None, "b"], "bucket": [0.1, 0.2, 0.3],
+        "holdout": [False, True, False]}), version=2)
+
+    def comparable(rows: pd.DataFrame) -> pd.DataFrame:
+        rows = rows.sort_values("unit_id", ignore_index=True)
+        return rows.assign(holdout=rows["holdout"].astype(bool), version=rows["version"].astype("Int64"),
+                           **{c: rows[c].astype(object).where(rows[c].notna(), None)
+                              for c in ("unit_id", "segment_stored", "arm_stored")})
+
+    def plain() -> pd.DataFrame:
+        with store.engine.connect() as conn:
+            return comparable(pd.read_sql_query(
+                "SELECT unit_id, segment AS segment_stored, arm AS arm_stored, holdout, version "
+                "FROM assignments WHERE experiment = 'store-test'", conn))
+
+    def scanned() -> pd.DataFrame:
+        units = np.array(list(frame["unit_id"]) + ["Zoë-ü"], dtype=object)
+        with store.engine.connect() as conn:
+            found = stored_assignments(conn, np.full(len(units), "store-test", dtype=object), units)
+        return comparable(found.drop(columns="experiment"))
+
+    expected = plain()
+    assert expected["arm_stored"].isna().sum() > 1 and expected["version"].isna().sum() == 0
+    pd.testing.assert_frame_equal(scanned(), expected)
+    with store.engine.begin() as conn:  # some rows without a version
+        conn.exec_driver_sql("UPDATE assignments SET version = NULL WHERE unit_id LIKE 'u1%'")
+    pd.testing.assert_frame_equal(scanned(), plain())
+    with store.engine.connect() as conn:  # past SQLite's length limit: rows are read
+        conn.connection.dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1_000)
+        units = frame["unit_id"].to_numpy(dtype=object)
+        assert sqlio._scan_sqlite(conn, "store-test") is None
+        found = stored_assignments(conn, np.full(len(units), "store-test", dtype=object), units)
+        conn.connection.dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1_000_000_000)
+    pd.testing.assert_frame_equal(comparable(found.drop(columns="experiment")), plain())
+    store.save_assignments(pd.DataFrame({"experiment": ["store-test"], "unit_id": ["odd\x1fid"], "segment": ["at_risk"],
+                                         "arm": ["offer"], "bucket": [0.5], "holdout": [False]}))
+    with store.engine.connect() as conn:  # a value holding the separator: the scan gives way to rows
+        assert sqlio._scan_sqlite(conn, "store-test") is None
+    assert "odd\x1fid" in set(scanned()["unit_id"])
+    pd.testing.assert_frame_equal(scanned(), plain())
+    store.engine.dispose()
+
+
 def test_timestamps_in_iso_8601_or_epoch_seconds_only() -> None:
     from liftlab.store.events import check_conversions
 
@@ -694,3 +753,19 @@ def test_two_processes_loading_overlapping_chunks_keep_the_earliest_exposure(sto
     kept, full = _first_exposures(store)
     pd.testing.assert_frame_equal(kept, full)
     assert len(kept) == records["unit_id"].nunique()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["b", "a", "é", "Z", "ab"]), st.text(min_size=1, max_size=6)),
+                min_size=1, max_size=60))
+def test_key_order_sorts_as_the_database_collates(rows: list[tuple[str, str]]) -> None:
+    """Rows come out in the order of their keys' UTF-8 bytes (SQLite's and PostgreSQL's "C"
+    order), whether a column repeats a few values (ranked) or holds distinct ids."""
+    from liftlab.store.sqlio import key_order
+
+    rows = rows + [("a", f"id{i}") for i in range(120)]  # ids many enough to be compared as text
+    frame = pd.DataFrame({"segment": pd.Series([s for s, _ in rows], dtype=object),
+                          "unit_id": pd.Series([u for _, u in rows], dtype=object)})
+    ordered = frame.take(key_order(frame, ("segment", "unit_id")))
+    got = list(zip(ordered["segment"], ordered["unit_id"]))
+    assert got == sorted(rows, key=lambda r: (r[0].encode(), r[1].encode()))

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from liftlab.errors import DataError
+from liftlab.store.sqlio import positions
 from liftlab.timestamps import HINT, is_unicode, parse_timestamps
 
 EXPOSURE_COLUMNS = ("event_id", "experiment", "unit_id", "segment", "arm", "channel", "ts")
@@ -235,8 +235,7 @@ def _event_ids(given: pd.Series | None, derived_from: pd.DataFrame, prefix: str)
     forward, backward = _combine(columns), _combine(columns[::-1])
     pair = np.empty((n, 2), dtype=">u8")
     pair[:, 0], pair[:, 1] = forward, backward
-    digits = pair.tobytes().hex()
-    ids = np.array([prefix + digits[i:i + 32] for i in range(0, 32 * n, 32)], dtype=object)
+    ids = _hex_texts(prefix, pair.view(np.uint8).reshape(n, 16))
     if given is not None:
         text = given.astype(str).str.strip()
         use_given = given.notna().to_numpy() & (text != "").to_numpy()
@@ -245,6 +244,25 @@ def _event_ids(given: pd.Series | None, derived_from: pd.DataFrame, prefix: str)
             return ids, np.argsort(ids, kind="stable")
     # Hex digits of big-endian integers sort as the integers do.
     return ids, np.lexsort((backward, forward))
+
+
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def _hex_texts(prefix: str, raw: np.ndarray) -> np.ndarray:
+    """Each row of `raw` bytes as `prefix` and two lowercase hex digits per byte, as Python
+    strings: the digits are laid out by numpy in one buffer and Arrow makes the strings,
+    instead of one slice of a long hex string per row."""
+    head = np.frombuffer(prefix.encode(), dtype=np.uint8)
+    n, width = raw.shape
+    size = len(head) + 2 * width
+    text = np.empty((n, size), dtype=np.uint8)
+    text[:, :len(head)] = head
+    text[:, len(head)::2] = _HEX_DIGITS[raw >> 4]
+    text[:, len(head) + 1::2] = _HEX_DIGITS[raw & 15]
+    offsets = np.arange(0, (n + 1) * size, size, dtype=np.int64)
+    array = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text))
+    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _line_numbers(n: int, first_line: int, lines: np.ndarray | None) -> np.ndarray:
@@ -309,7 +327,7 @@ def check_exposures(
     def stored(column: str, empty: object) -> np.ndarray:
         # Per distinct value: the column's codes are picked per row (integers, no object
         # copies, no per-row NA test); a missing value or an unassigned unit reads `empty`.
-        codes, uniques = pd.factorize(assignments[column].to_numpy(dtype=object))
+        codes, uniques = pd.factorize(assignments[column].array)
         table = np.append(np.asarray(uniques, dtype=object), np.array([empty], dtype=object))
         picked = codes[np.maximum(at, 0)] if len(codes) else np.full(len(at), -1, dtype=np.intp)
         return table[np.where(unassigned, -1, picked)]  # code -1 is the table's last entry: `empty`
@@ -339,28 +357,16 @@ def _stored_rows(experiment: np.ndarray, unit: np.ndarray, assignments: pd.DataF
     if not len(assignments):
         return at
     stored_experiment = assignments["experiment"].to_numpy(dtype=object)
-    stored_unit = assignments["unit_id"].to_numpy(dtype=object)
+    stored_unit = assignments["unit_id"]
     for key in pd.unique(experiment):
         rows = experiment == key
         own = np.flatnonzero(stored_experiment == key)
         if not len(own):
             continue
-        found = _positions(unit[rows], stored_unit[own])
+        # The usual lookup is one experiment's: its unit column is used as it is, no copy.
+        found = positions(unit[rows], stored_unit if len(own) == len(stored_unit) else stored_unit.take(own))
         at[rows] = np.where(found >= 0, own[found], -1)
     return at
-
-
-def _positions(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """For each of `values`, its position in the distinct strings `keys`, or -1.
-
-    Arrow hashes the UTF-8 bytes in one C++ pass (about 3x pandas' lookup of Python strings);
-    text Arrow cannot hold (a lone surrogate, refused by the checks anyway) goes the pandas way.
-    """
-    try:
-        found = pc.index_in(pa.array(values, type=pa.string()), value_set=pa.array(keys, type=pa.string()))
-    except (UnicodeEncodeError, pa.ArrowException):
-        return pd.Index(keys, dtype=object).get_indexer(values)
-    return found.fill_null(-1).to_numpy().astype(np.intp)
 
 
 def _messages(mask: np.ndarray, text: str, values: np.ndarray) -> np.ndarray:

@@ -47,19 +47,48 @@ def stored_assignments(conn: Connection, experiments: np.ndarray, units: np.ndar
         if seen is not None and key in seen:
             wanted = pd.unique(wanted)
             cached = seen[key]
-            hit = cached.index.get_indexer(wanted)
-            parts.append(cached.iloc[hit[hit >= 0]].reset_index().assign(experiment=key))
+            hit = positions(wanted, cached["unit_id"])
+            parts.append(cached.iloc[hit[hit >= 0]].reset_index(drop=True).assign(experiment=key))
             wanted = wanted[hit < 0]
         if not len(wanted):
             continue
         found = _query_assignments(conn, key, wanted)
         if found.attrs.get("scanned") and seen is not None:
-            seen[key] = found.set_index("unit_id")
+            seen[key] = found
         parts.append(found.assign(experiment=key))
     if len(parts) == 2:  # one experiment (the usual batch): no copy of a million rows by concat
         return parts[1][list(LOOKUP_COLUMNS)]
     frame = pd.concat(parts, ignore_index=True)
     return frame[list(LOOKUP_COLUMNS)]
+
+
+def positions(values: np.ndarray, keys: Any) -> np.ndarray:
+    """For each of `values` (Python strings), its position in the distinct strings `keys`
+    (an array, a Series or an Arrow array), or -1.
+
+    Arrow hashes the UTF-8 bytes in one C++ pass (about 3x pandas' lookup of Python strings);
+    text Arrow cannot hold (a lone surrogate, which the checks refuse anyway) goes the pandas way.
+    """
+    try:
+        found = pc.index_in(pa.array(values, type=pa.large_string()), value_set=_arrow_text(keys))
+    except (UnicodeEncodeError, pa.ArrowException):
+        return pd.Index(np.asarray(keys, dtype=object), dtype=object).get_indexer(values)
+    return found.fill_null(-1).to_numpy().astype(np.intp)
+
+
+def _arrow_text(values: Any) -> pa.Array:
+    """Text as an Arrow large_string array: Arrow-backed columns without a copy of their bytes."""
+    if isinstance(values, pd.Series):
+        values = values.array
+    if isinstance(values, pa.ChunkedArray | pa.Array):
+        array = values
+    elif hasattr(values, "__arrow_array__"):
+        array = pa.array(values)
+    else:
+        array = pa.array(np.asarray(values, dtype=object), type=pa.large_string())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array if array.type == pa.large_string() else array.cast(pa.large_string())
 
 
 def _query_assignments(conn: Connection, key: str, wanted: np.ndarray) -> pd.DataFrame:
@@ -71,11 +100,14 @@ def _query_assignments(conn: Connection, key: str, wanted: np.ndarray) -> pd.Dat
     total = len(wanted) if len(wanted) <= KEYS_PER_QUERY else conn.execute(
         text("SELECT COUNT(*) FROM assignments WHERE experiment = :e"), {"e": key}).scalar_one()
     scan = len(wanted) > KEYS_PER_QUERY and len(wanted) >= SCAN_SHARE * total
+    if scan and conn.dialect.name == "sqlite":
+        found = _scan_sqlite(conn, key)
+        if found is not None:
+            found.attrs["scanned"] = True
+            return found
     if not scan:
         wanted = pd.unique(wanted)
-    if scan:
-        # SQLite would walk the primary-key index and fetch each row from the table, one page
-        # read per unit; the whole table in storage order is several times faster.
+    if scan:  # PostgreSQL, or a SQLite table `_scan_sqlite` cannot aggregate
         scanned = select.replace("FROM assignments", "FROM assignments NOT INDEXED") \
             if conn.dialect.name == "sqlite" else select
         rows = fetch_rows(conn, text(scanned).bindparams(e=key))
@@ -85,13 +117,73 @@ def _query_assignments(conn: Connection, key: str, wanted: np.ndarray) -> pd.Dat
         for begin in range(0, len(wanted), KEYS_PER_QUERY):
             chosen = list(wanted[begin:begin + KEYS_PER_QUERY])
             rows.extend(fetch_rows(conn, by_key.bindparams(e=key, units=chosen)))
-    # Column by column, kept as Python objects: no per-row array and no string-dtype copy.
-    table = list(zip(*rows)) if rows else [()] * 5
-    found = pd.DataFrame({name: pd.Series(np.array(column, dtype=object), dtype=object)
-                          for name, column in zip(("unit_id", "segment_stored", "arm_stored", "holdout",
-                                                   "version"), table)})
+    units, segments, arms, holdouts, versions = (list(column) for column in zip(*rows)) if rows else [[]] * 5
+    found = _lookup_frame(*(pa.array(c, type=pa.large_string()) for c in (units, segments, arms)),
+                          np.array(holdouts, dtype=bool), pd.array(versions, dtype="Int64"))
     found.attrs["scanned"] = scan
     return found
+
+
+# A unit separator joins each column's values: SQLite builds one text per column in C, and
+# Arrow cuts it up, so a million assignments become arrays without a Python object per value.
+# SQLite steps every aggregate of a query with the same rows in the same order, so the i-th
+# piece of each column belongs to the same unit. Three small fields travel as one integer,
+# 4 * version (-1: none) + 2 * (arm is NULL: the global holdout) + holdout. The whole table
+# is read in storage order: SQLite would otherwise walk the primary-key index and fetch each
+# row from the table, one page read per unit.
+_SEPARATOR = 0x1F
+_SCAN = """SELECT COUNT(*), CAST(group_concat(unit_id, char(31)) AS BLOB),
+    CAST(group_concat(segment, char(31)) AS BLOB), CAST(group_concat(ifnull(arm, ''), char(31)) AS BLOB),
+    CAST(group_concat(4 * ifnull(version, -1) + 2 * (arm IS NULL) + (holdout <> 0), char(31)) AS BLOB)
+    FROM assignments NOT INDEXED WHERE experiment = ?"""
+
+
+def _scan_sqlite(conn: Connection, key: str) -> pd.DataFrame | None:
+    """All of one experiment's assignments read from SQLite as Arrow-backed columns, or None
+    when a value holds the separator or the texts outgrow SQLite's limit (then rows are read)."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        count, units, segments, arms, flags = cursor.execute(_SCAN, (key,)).fetchone()
+    except conn.dialect.loaded_dbapi.DataError:  # "string or blob too big"
+        return None
+    finally:
+        cursor.close()
+    if not count:
+        empty = pa.array([], type=pa.large_string())
+        return _lookup_frame(empty, empty, empty, np.zeros(0, dtype=bool), pd.array([], dtype="Int64"))
+    columns = [_split(joined, count) for joined in (units, segments, arms, flags)]
+    if any(column is None for column in columns):
+        return None
+    flag = columns[3].cast(pa.int64()).to_numpy()
+    version = pd.array(flag >> 2, dtype="Int64")  # -4 … -1 >> 2 is -1: no version
+    version[flag < 0] = pd.NA
+    arm = pc.if_else(pa.array(flag & 2 != 0), pa.scalar(None, pa.large_string()), columns[2])
+    return _lookup_frame(columns[0], columns[1], arm, (flag & 1).astype(bool), version)
+
+
+def _lookup_frame(units: pa.Array, segments: pa.Array, arms: pa.Array, holdout: np.ndarray,
+                  version: Any) -> pd.DataFrame:
+    """Looked-up assignments in one shape whichever way they were read: text columns backed by
+    Arrow (their bytes shared, not copied; a NULL arm is missing), holdout bool, version Int64."""
+    text_columns = {name: pd.Series(pd.arrays.ArrowExtensionArray(array))
+                    for name, array in (("unit_id", units), ("segment_stored", segments), ("arm_stored", arms))}
+    return pd.DataFrame({**text_columns, "holdout": holdout, "version": version})
+
+
+def _split(joined: bytes, count: int) -> pa.Array | None:
+    """`count` texts joined by the separator, as an Arrow array (None when the pieces are not
+    `count`: a value held the separator)."""
+    raw = np.frombuffer(joined, dtype=np.uint8)
+    cut = raw == _SEPARATOR
+    ends = np.flatnonzero(cut)
+    if len(ends) != count - 1:
+        return None
+    offsets = np.empty(count + 1, dtype=np.int64)
+    offsets[0], offsets[-1] = 0, len(raw) - len(ends)
+    offsets[1:-1] = ends - np.arange(len(ends))  # each earlier separator dropped from the bytes
+    array = pa.LargeStringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(raw[~cut]))
+    array.validate(full=True)  # UTF-8, as SQLite's text is
+    return array
 
 
 def fetch_rows(conn: Connection, statement: TextClause) -> list[tuple[Any, ...]]:
@@ -196,9 +288,23 @@ def insert_columns(conn: Connection, table: Table, names: Sequence[str], columns
 
 def key_order(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     """The row order that sorts `frame`'s text `columns` as the databases' binary collation
-    does (by UTF-8 bytes), computed by Arrow in C++ rather than by comparing Python strings."""
-    table = pa.table({c: pa.array(frame[c].to_numpy(dtype=object), type=pa.string()) for c in columns})
-    return pc.sort_indices(table, sort_keys=[(c, "ascending") for c in columns]).to_numpy()
+    does (by UTF-8 bytes), computed by Arrow in C++ rather than by comparing Python strings.
+
+    A column of a few distinct values (experiment, segment, arm) is sorted as the rank of its
+    value among them (Python orders text by code point, which is the UTF-8 bytes' order), so
+    Arrow compares integers there and strings only for the ids.
+    """
+    keys = {}
+    for name in columns:
+        values = frame[name].to_numpy(dtype=object)
+        if len(set(values[:1_000].tolist())) <= 100:
+            codes, uniques = pd.factorize(values)
+            if len(uniques) <= 1_000:
+                rank = np.argsort(np.argsort(np.asarray(uniques, dtype=object), kind="stable"))
+                keys[name] = pa.array(rank[codes])
+                continue
+        keys[name] = pa.array(values, type=pa.large_string())
+    return pc.sort_indices(pa.table(keys), sort_keys=[(name, "ascending") for name in keys]).to_numpy()
 
 
 # `exposed_units`' key: a chunk of exposures stored in this order merges its units' first
