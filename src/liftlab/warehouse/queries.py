@@ -124,7 +124,7 @@ def holdout_sums(
     if assignments is not None:
         a = assignments.c
         send = select(func.min(f.t0).label("t0")).subquery("send")
-        is_held = and_(a.experiment == _EXPERIMENT, a.holdout == true())
+        is_held = and_(a.experiment == _EXPERIMENT, a.holdout == 1)
         held = (
             select(_per_unit(kind, c.value, everything).label("y"))
             .select_from(assignments.join(send, true()).join(

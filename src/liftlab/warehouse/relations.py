@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, column, select, table, text
+from sqlalchemy import BigInteger, Integer, cast, column, select, table, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement, FromClause
 from sqlalchemy.sql.functions import FunctionElement
@@ -87,6 +87,8 @@ def relation(source: Source, role: str) -> FromClause:
         if key == "timestamp":
             value = value if source.timestamps == "epoch_us" else EpochMicros(value)
             picked.append(value.label("ts"))
+        elif key == "holdout":  # a BOOLEAN or 0/1 integers: 1 for holdout units on every engine
+            picked.append(cast(value, Integer).label(key))
         else:
             picked.append(value.label(key))
     return select(*picked).select_from(raw).subquery(role)
