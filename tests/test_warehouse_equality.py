@@ -142,3 +142,17 @@ def test_postgresql_source_gives_the_store_reports(lake, experiments_dir: Path) 
         with admin.connect() as conn:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.dispose()
+
+
+def test_timeline_from_a_source_is_the_store_timeline(lake, experiments_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    from liftlab.report.timeline import timeline
+    from liftlab.warehouse.timeline import source_timeline
+
+    folder = lake["folder"]
+    source = Source("lake", "duckdb:///:memory:", *(str(folder / f"{n}.parquet") for n in TABLES),
+                    timestamps="epoch_us")
+    experiment = _experiments(experiments_dir)[0]
+    expected = timeline(lake["store"], experiment).to_frame()
+    found = source_timeline(source, experiment).to_frame()
+    assert len(expected) > 10
+    pd.testing.assert_frame_equal(found, expected, rtol=1e-9, atol=1e-12)
