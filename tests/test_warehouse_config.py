@@ -123,3 +123,16 @@ def test_check_source_raises_with_file_and_line(tmp_path: Path) -> None:
 
 def test_project_without_sources_is_unchanged(experiments_dir: Path) -> None:
     assert load_project(experiments_dir).sources == ()
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("duckdb:///lake.duckdb", "duckdb:///{folder}/lake.duckdb"),
+    ("sqlite:///data/store.db?timeout=5", "sqlite:///{folder}/data/store.db?timeout=5"),
+    ("duckdb:///:memory:", "duckdb:///:memory:"),
+    ("duckdb:////abs/lake.duckdb", "duckdb:////abs/lake.duckdb"),
+    ("postgresql+psycopg://me@db/shop", "postgresql+psycopg://me@db/shop"),
+])
+def test_file_database_urls_are_relative_to_the_project_file(tmp_path: Path, url: str, expected: str) -> None:
+    _project(tmp_path, GOOD.replace("duckdb:///:memory:", url))
+    found = load_project(tmp_path).source("lake").url
+    assert found == expected.format(folder=tmp_path.resolve().as_posix())

@@ -386,11 +386,24 @@ def _read_sources(reader: _Reader, tables: dict[str, Any]) -> tuple[Source, ...]
         columns = reader.take(values.pop("columns", {}), _COLUMNS, f"{path}.columns")
         if any(key not in values for key in ("url", "exposures", "conversions")):
             continue  # reported as missing
+        values["url"] = _resolved_url(reader.file.parent, values["url"])
         for role in ("exposures", "conversions", "assignments"):
             if role in values and relation_kind(values[role]) is RelationKind.PARQUET:
                 values[role] = _resolved(reader.file.parent, values[role].strip())
         sources.append(Source(name=name, columns=Columns(**columns), **values))
     return tuple(sources)
+
+
+def _resolved_url(folder: Path, url: str) -> str:
+    """A file database's URL (`duckdb:///lake.duckdb`, `sqlite:///events.db`) with a relative
+    path made absolute against `folder`, like Parquet paths; other URLs unchanged."""
+    scheme, sep, rest = url.partition(":///")
+    if not sep or scheme.split("+")[0].lower() not in ("duckdb", "sqlite"):
+        return url
+    path, query_sep, query = rest.partition("?")
+    if not path or path == ":memory:" or path.startswith("/"):
+        return url
+    return f"{scheme}:///{(folder.resolve() / path).as_posix()}{query_sep}{query}"
 
 
 def _resolved(folder: Path, glob: str) -> str:
