@@ -34,11 +34,14 @@ if TYPE_CHECKING:
                    "(default: `[defaults] margin` of the folder's liftlab.toml).")
 @click.option("--full-refresh", is_flag=True,
               help="Rebuild the stored per-unit metric values from every event, not just the new ones.")
+@click.option("--source", "source_name", default=None, metavar="NAME",
+              help="Analyse where the events live: the [source.NAME] of the experiment folder's "
+                   "liftlab.toml (DuckDB over Parquet, PostgreSQL, SQLite) instead of the store.")
 @friendly_errors
 def analyze(
     experiment_file: Path, db_url: str, fmt: str, out: Path | None, alpha: float,
     correction: str, no_cuped: bool, segments: tuple[str, ...], metrics: tuple[str, ...],
-    margin: float | None, full_refresh: bool = False,
+    margin: float | None, full_refresh: bool = False, source_name: str | None = None,
 ) -> None:
     """Report what each segment campaign of EXPERIMENT added.
 
@@ -48,7 +51,14 @@ def analyze(
     Per segment and arm: uplift with frequentist and Bayesian intervals, adjusted p-values,
     SRM check, incremental conversions and revenue, cost and ROI; totals and the global
     holdout comparison. HTML is self-contained, with charts.
+
+    With --source NAME the sums are computed by the source's engine from its own tables or
+    Parquet files, and only they come back; EXPERIMENT must then be a declaration file.
     """
+    if source_name is not None:
+        _analyze_source(experiment_file, source_name, fmt, out, alpha, correction, no_cuped,
+                        segments, metrics, margin, full_refresh)
+        return
     from liftlab.cli._gate import gate
     from liftlab.config.loading import experiment_from_dict, load_experiment, load_project
     from liftlab.report.analysis import analyze as run_analysis
@@ -83,6 +93,60 @@ def analyze(
         to_table(report, make_console())
         return
     text = render(report, fmt, timeline(store, experiment, alpha=alpha) if fmt == "html" else None)
+    if out is None:
+        click.echo(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}")
+
+
+def _analyze_source(
+    experiment_file: Path, source_name: str, fmt: str, out: Path | None, alpha: float,
+    correction: str, no_cuped: bool, segments: tuple[str, ...], metrics: tuple[str, ...],
+    margin: float | None, full_refresh: bool,
+) -> None:
+    """`analyze --source NAME`: the report computed where the source's events live."""
+    from liftlab.cli._gate import gate
+    from liftlab.config.loading import PROJECT_FILE, load_experiment, load_project
+    from liftlab.config.validation import check_source
+    from liftlab.errors import ConfigError, LiftlabError
+
+    if full_refresh:
+        raise LiftlabError("--full-refresh rebuilds the store's values; a --source has none",
+                           field="full-refresh")
+    if not experiment_file.is_file():
+        raise LiftlabError(f"--source needs the experiment's declaration file (.toml or .py), "
+                           f"not {str(experiment_file)!r}: the source is declared in the "
+                           f"{PROJECT_FILE} next to it", field="source")
+    experiment = load_experiment(experiment_file)
+    project = load_project(experiment_file.parent)
+    project_file = experiment_file.parent / PROJECT_FILE
+    try:
+        source = project.source(source_name)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, file=project_file, field=exc.field) from None
+    check_source(source, project_file)  # exit 2 naming the line before anything is queried
+    gate(experiment, project=project, source=experiment_file)
+    if margin is None:
+        margin = project.default_margin
+    _check_filters(experiment, segments, metrics)
+
+    from liftlab.report.render import render, to_table
+    from liftlab.warehouse.analysis import analyze_source, source_engine
+    from liftlab.warehouse.timeline import source_timeline
+
+    engine = source_engine(source)
+    try:
+        report = analyze_source(source, experiment, alpha=alpha, correction=correction,
+                                use_cuped=not no_cuped, margin=margin, engine=engine,
+                                project_file=project_file).select(segments, metrics)
+        if fmt == "table" and out is None:
+            to_table(report, make_console())
+            return
+        shown = source_timeline(source, experiment, alpha=alpha, engine=engine) if fmt == "html" else None
+    finally:
+        engine.dispose()
+    text = render(report, fmt, shown)
     if out is None:
         click.echo(text)
     else:

@@ -18,6 +18,7 @@ from typing import Any
 
 from liftlab.config.findings import Finding
 from liftlab.config.model import Arm, Campaign, Experiment, Metric, Project
+from liftlab.config.sources import Columns, RelationKind, Source, relation_kind
 from liftlab.config.tomlfile import KeyLocator, read_toml
 from liftlab.errors import ConfigError
 
@@ -81,9 +82,19 @@ _ARM = {
     "control": _Field("bool"),
     "description": _Field("str"),
 }
-_PROJECT = {"name": _Field("str"), "holdout": _Field("table"), "defaults": _Field("table")}
+_PROJECT = {"name": _Field("str"), "holdout": _Field("table"), "defaults": _Field("table"),
+            "source": _Field("table")}
 _DEFAULTS = {"margin": _Field("float")}
 _HOLDOUT = {"fraction": _Field("float", required=True), "salt": _Field("str"), "hash_version": _Field("int")}
+_SOURCE = {
+    "url": _Field("str", required=True),
+    "exposures": _Field("str", required=True),
+    "conversions": _Field("str", required=True),
+    "assignments": _Field("str"),
+    "timestamps": _Field("str"),
+    "columns": _Field("table"),
+}
+_COLUMNS = {name: _Field("str") for name in Columns.names()}
 
 
 class _Reader:
@@ -349,6 +360,7 @@ def read_project_file(
     top = reader.take(data, _PROJECT, "")
     holdout = reader.take(top.get("holdout", {}), _HOLDOUT, "holdout") if "holdout" in top else {}
     defaults_table = reader.take(top.get("defaults", {}), _DEFAULTS, "defaults") if "defaults" in top else {}
+    sources = _read_sources(reader, top.get("source", {}))
     if reader.missing:
         return None, reader.missing, locator
     defaults = Project()
@@ -358,7 +370,45 @@ def read_project_file(
             holdout_salt=holdout.get("salt", defaults.holdout_salt),
             hash_version=holdout.get("hash_version", defaults.hash_version),
             default_margin=defaults_table.get("margin", defaults.default_margin),
+            sources=sources,
         ),
         [],
         locator,
     )
+
+
+def _read_sources(reader: _Reader, tables: dict[str, Any]) -> tuple[Source, ...]:
+    """Each `[source.NAME]` table as a Source; relative Parquet paths are resolved against
+    the project file's folder, so the CLI finds them from anywhere."""
+    sources = []
+    for name, table in tables.items():
+        path = f"source.{name}"
+        values = reader.take(table, _SOURCE, path)
+        columns = reader.take(values.pop("columns", {}), _COLUMNS, f"{path}.columns")
+        if any(key not in values for key in ("url", "exposures", "conversions")):
+            continue  # reported as missing
+        values["url"] = _resolved_url(reader.file.parent, values["url"])
+        for role in ("exposures", "conversions", "assignments"):
+            if role in values and relation_kind(values[role]) is RelationKind.PARQUET:
+                values[role] = _resolved(reader.file.parent, values[role].strip())
+        sources.append(Source(name=name, columns=Columns(**columns), **values))
+    return tuple(sources)
+
+
+def _resolved_url(folder: Path, url: str) -> str:
+    """A file database's URL (`duckdb:///lake.duckdb`, `sqlite:///events.db`) with a relative
+    path made absolute against `folder`, like Parquet paths; other URLs unchanged."""
+    scheme, sep, rest = url.partition(":///")
+    if not sep or scheme.split("+")[0].lower() not in ("duckdb", "sqlite"):
+        return url
+    path, query_sep, query = rest.partition("?")
+    if not path or path == ":memory:" or path.startswith("/"):
+        return url
+    return f"{scheme}:///{(folder.resolve() / path).as_posix()}{query_sep}{query}"
+
+
+def _resolved(folder: Path, glob: str) -> str:
+    """A Parquet path or glob made absolute against `folder` (URLs such as s3:// kept)."""
+    if "://" in glob or Path(glob).is_absolute():
+        return glob
+    return str(folder.resolve() / glob)

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+from liftlab.config.sources import Source
 from liftlab.errors import ConfigError
 
 MetricKind = Literal["conversion", "revenue"]
@@ -166,3 +167,14 @@ class Project:
     holdout_salt: str = "liftlab-global-holdout"
     hash_version: int = 2
     default_margin: float | None = None
+    #: Declared event sources (`[source.NAME]`), for `analyze_source` and `--source NAME`.
+    sources: tuple[Source, ...] = ()
+
+    def source(self, name: str) -> Source:
+        """The source declared as `[source.NAME]`; ConfigError naming the declared ones."""
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources) or "none"
+        raise ConfigError(f"no [source.{name}] in the project file (declared: {known})",
+                          field=f"source.{name}")

@@ -21,6 +21,7 @@ from liftlab.config.loading import (
     read_project_file,
 )
 from liftlab.config.model import HASH_VERSIONS, METRIC_KINDS, Experiment, Project
+from liftlab.config.sources import COMING, ENGINES, TIMESTAMP_KINDS, RelationKind, Source, relation_kind
 from liftlab.config.tomlfile import KeyLocator, read_toml
 from liftlab.errors import ConfigError
 from liftlab.lifecycle.catalog import SEGMENT_NAMES, is_segment
@@ -268,6 +269,55 @@ def _project_rules(project: Project, file: str, locator: KeyLocator | None) -> l
     return findings
 
 
+def source_findings(source: Source, file: str = "<python>",
+                    locator: KeyLocator | None = None) -> list[Finding]:
+    """Every problem in one declared source: its engine, its relations, its column names."""
+    path = f"source.{source.name}"
+    findings = []
+
+    def add(key: str, message: str, rule: str) -> None:
+        findings.append(_located(file, locator, f"{path}.{key}" if key else path, message, rule))
+
+    engine = source.engine_name
+    if "://" not in source.url:
+        add("url", f"{source.url!r} is not a SQLAlchemy URL such as duckdb:///lake.duckdb", "source_url")
+    elif engine in COMING:
+        add("url", f"the {engine} engine is coming (liftlab runs sources on "
+                   f"{', '.join(ENGINES)} for now)", "source_url")
+    elif engine not in ENGINES:
+        add("url", f"engine {engine!r} is not supported (use one of {', '.join(ENGINES)})",
+            "source_url")
+    for role, relation in source.relations().items():
+        if not relation.strip():
+            add(role, "must name a table, a Parquet glob or a SQL query", "required")
+        elif relation_kind(relation) is RelationKind.PARQUET and engine not in ("duckdb", *COMING):
+            add(role, f"a Parquet relation needs a duckdb:// engine, not {engine!r}", "source_relation")
+    if source.timestamps not in TIMESTAMP_KINDS:
+        add("timestamps", f"{source.timestamps!r} is not one of {', '.join(TIMESTAMP_KINDS)}",
+            "source_timestamps")
+    for name in source.columns.names():
+        if not getattr(source.columns, name).strip():
+            add(f"columns.{name}", "must name a column", "required")
+    return findings
+
+
+def check_source(source: Source, file: str | Path | None = None) -> None:
+    """The gate before a source is queried: ConfigError with its findings (file and line when
+    `file`, the project file it came from, is given)."""
+    locator = None
+    if file is not None:
+        try:
+            _, locator = read_toml(Path(file))
+        except (ConfigError, OSError):
+            locator = None
+    findings = source_findings(source, str(file) if file is not None else "<python>", locator)
+    if findings:
+        listed = "\n".join(f"  {f}" for f in findings)
+        raise ConfigError(f"source {source.name!r} fails validation ({len(findings)} error(s)):\n{listed}",
+                          file=findings[0].file, line=findings[0].line, field=findings[0].field,
+                          findings=tuple(findings))
+
+
 def validate_paths(paths: Iterable[str | Path]) -> list[Finding]:
     """Validate files and folders of declarations, as `liftlab validate` does.
 
@@ -294,6 +344,8 @@ def validate_paths(paths: Iterable[str | Path]) -> list[Finding]:
                 if parsed is not None:
                     project = parsed
                     findings.extend(_project_rules(parsed, str(project_file), locator))
+                    for declared_source in parsed.sources:
+                        findings.extend(source_findings(declared_source, str(project_file), locator))
             except ConfigError as exc:
                 findings.append(_fatal(exc))
         for file in files:

@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from collections.abc import Mapping, Sequence
+
 import pandas as pd
 
 from liftlab.aggregate.queries import daily_aggregate
+from liftlab.aggregate.sufficient import ArmStats
 from liftlab.config.model import Experiment
 from liftlab.stats import Comparison, compare
 from liftlab.store.event_store import EventStore
@@ -50,12 +53,27 @@ class Timeline:
 def timeline(store: EventStore, experiment: Experiment, *, alpha: float = 0.05) -> Timeline:
     """Each treatment arm vs its control per day, from launch to the end of the longest
     metric window (at most a week past it)."""
+    origin, days = timeline_days(experiment)
+    daily = {m.key: daily_aggregate(store, experiment, m, origin=origin, days=days) for m in experiment.metrics}
+    return timeline_from_daily(experiment, daily, alpha=alpha)
+
+
+def timeline_days(experiment: Experiment) -> tuple[datetime, int]:
+    """The timeline's first midnight (UTC) and its number of days: from launch to the end of
+    the longest metric window, at most a week past it."""
     window = max(m.window_days for m in experiment.metrics)
     end = experiment.end or (experiment.start + timedelta(days=window))
     last_day = min(end, experiment.start + timedelta(days=window + 7))
     origin = datetime.combine(experiment.start, time.min, tzinfo=UTC)
-    days = max((last_day - experiment.start).days + 1, 0)
-    daily = {m.key: daily_aggregate(store, experiment, m, origin=origin, days=days) for m in experiment.metrics}
+    return origin, max((last_day - experiment.start).days + 1, 0)
+
+
+def timeline_from_daily(
+    experiment: Experiment, daily: Mapping[str, Sequence[ArmStats]], *, alpha: float = 0.05
+) -> Timeline:
+    """The timeline from each metric's samples as they stood at the end of each day (from the
+    store's daily queries, or a declared source's `until` looks)."""
+    days = min((len(v) for v in daily.values()), default=0)
     points = []
     for offset in range(days):
         day = experiment.start + timedelta(days=offset)

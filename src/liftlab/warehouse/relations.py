@@ -1,0 +1,94 @@
+"""A declared source's relations as SQLAlchemy Core selectables with liftlab's column names.
+
+Whatever a relation is (a table, a Parquet glob, a SQL query) and whatever its columns are
+called, the analysis queries (`queries.py`) read `unit_id`, `ts` (epoch microseconds, as the
+store keeps them), `experiment`, `segment`, `arm`, `event`, `value`, `holdout`. Timestamps
+stored as TIMESTAMP are converted inside the engine by `EpochMicros`, one construct compiled
+per dialect, so the window arithmetic is integer microseconds everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, cast, column, select, table, text
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import ColumnElement, FromClause
+from sqlalchemy.sql.functions import FunctionElement
+
+from liftlab.config.sources import RelationKind, Source, relation_kind
+
+#: The canonical columns each role reads (assignments: only what the holdout comparison needs).
+ROLE_COLUMNS = {
+    "exposures": ("unit_id", "timestamp", "experiment", "segment", "arm"),
+    "conversions": ("unit_id", "timestamp", "event", "value"),
+    "assignments": ("unit_id", "experiment", "holdout"),
+}
+
+
+class EpochMicros(FunctionElement[int]):
+    """A TIMESTAMP as integer microseconds since 1970-01-01 UTC (a naive timestamp is read
+    as UTC), in the engine's own SQL."""
+
+    type = BigInteger()
+    name = "epoch_micros"
+    inherit_cache = True
+
+
+@compiles(EpochMicros, "duckdb")
+def _duckdb_micros(element: EpochMicros, compiler: Any, **kw: Any) -> str:
+    return f"epoch_us({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(EpochMicros, "postgresql")
+def _postgresql_micros(element: EpochMicros, compiler: Any, **kw: Any) -> str:
+    # EXTRACT(EPOCH ...) is numeric on PostgreSQL 14+: exact to the microsecond.
+    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) * 1000000 AS BIGINT)"
+
+
+@compiles(EpochMicros, "sqlite")
+def _sqlite_micros(element: EpochMicros, compiler: Any, **kw: Any) -> str:
+    # SQLite keeps timestamps as ISO text; strftime reads whole seconds and milliseconds
+    # ('%f' is SS.SSS), so the precision is the millisecond.
+    value = compiler.process(element.clauses, **kw)
+    return (f"(CAST(strftime('%s', {value}) AS BIGINT) * 1000000"
+            f" + CAST(substr(strftime('%f', {value}), 4) AS BIGINT) * 1000)")
+
+
+@compiles(EpochMicros)
+def _unsupported_micros(element: EpochMicros, compiler: Any, **kw: Any) -> str:
+    # Spark SQL (phase 2) will be unix_micros(x); BigQuery UNIX_MICROS(x).
+    raise NotImplementedError(f"no epoch-microseconds construct for {compiler.dialect.name}")
+
+
+def _raw(source: Source, role: str, relation: str) -> FromClause:
+    """The relation as declared, exposing the source's own column names."""
+    names = sorted({getattr(source.columns, key) for key in ROLE_COLUMNS[role]})
+    kind = relation_kind(relation)
+    if kind is RelationKind.TABLE:
+        schema, _, name = relation.strip().rpartition(".")
+        return table(name, *(column(n) for n in names), schema=schema or None).alias(f"{role}_raw")
+    if kind is RelationKind.PARQUET:
+        quoted = relation.strip().replace("'", "''")
+        query = f"SELECT * FROM read_parquet('{quoted}')"
+    else:
+        query = relation.strip().rstrip(";")
+    return text(query).columns(*(column(n) for n in names)).subquery(f"{role}_raw")
+
+
+def relation(source: Source, role: str) -> FromClause:
+    """The `role` relation of `source` ("exposures", "conversions" or "assignments") with
+    liftlab's column names and `ts` in epoch microseconds."""
+    declared = source.relations()[role]
+    raw = _raw(source, role, declared)
+    picked: list[ColumnElement[Any]] = []
+    for key in ROLE_COLUMNS[role]:
+        value: ColumnElement[Any] = raw.c[getattr(source.columns, key)]
+        if key == "timestamp":
+            value = value if source.timestamps == "epoch_us" else EpochMicros(value)
+            picked.append(value.label("ts"))
+        elif key == "holdout":  # a BOOLEAN or 0/1 integers: 1 for holdout units on every engine
+            picked.append(cast(value, Integer).label(key))
+        else:
+            picked.append(value.label(key))
+    return select(*picked).select_from(raw).subquery(role)
