@@ -244,3 +244,51 @@ def test_single_version_shares_equal_the_joined_counts(filled: EventStore) -> No
             "WHERE u.experiment = 'main' AND a.holdout = :f GROUP BY a.segment, a.version"), {"f": False}).fetchall()
     assert sum(n for _, _, n in counts) > 0
     assert filled.expected_arm_shares("main") == mix_arm_shares(versions, counts)
+
+
+def test_a_store_keyed_the_old_way_is_rebuilt_on_opening(filled: EventStore) -> None:
+    """An older store's unit_values (keyed with the signature second) and its watermarks are
+    dropped when the store is opened, and the next refresh rebuilds them: same sums."""
+    from sqlalchemy import text
+
+    from liftlab.store.unit_values import KEY
+
+    refresh(filled, MAIN)
+    with filled.engine.begin() as conn:
+        conn.execute(text("DROP TABLE unit_values"))
+        conn.execute(text("CREATE TABLE unit_values (experiment VARCHAR NOT NULL, signature VARCHAR NOT NULL, "
+                          "segment VARCHAR NOT NULL, arm VARCHAR NOT NULL, unit_id VARCHAR NOT NULL, "
+                          "y FLOAT NOT NULL, x FLOAT NOT NULL, "
+                          "PRIMARY KEY (experiment, signature, segment, arm, unit_id))"))
+    reopened = EventStore(filled.url)
+    with reopened.engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM refresh_marks")).scalar() == 0
+        assert conn.execute(text("SELECT COUNT(*) FROM unit_values")).scalar() == 0
+    from sqlalchemy import inspect
+
+    with reopened.engine.connect() as conn:
+        assert tuple(inspect(conn).get_pk_constraint("unit_values")["constrained_columns"]) == KEY
+    assert refresh(reopened, MAIN).full
+    _assert_same(reopened, MAIN)
+    reopened.engine.dispose()
+    again = EventStore(filled.url)  # keyed the current way: opening keeps the values
+    with again.engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM refresh_marks")).scalar() > 0
+    assert not refresh(again, MAIN).full
+    again.engine.dispose()
+
+
+def test_the_holdout_is_counted_from_its_index(filled: EventStore) -> None:
+    """The holdout's size is read from its partial index, and equals the count over every
+    assignment."""
+    from sqlalchemy import text
+
+    with filled.engine.connect() as conn:
+        indexed = refresh_module._holdout_size(conn, "main")
+        scanned = conn.execute(text("SELECT COUNT(*) FROM assignments WHERE experiment = 'main' AND holdout = :h"),
+                               {"h": True}).scalar()
+        assert indexed == scanned > 0
+        if filled.engine.dialect.name == "sqlite":
+            plan = " ".join(str(r[-1]) for r in conn.execute(text(
+                "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM assignments WHERE experiment = 'main' AND holdout")))
+            assert "ix_assignments_holdout" in plan, plan

@@ -60,8 +60,9 @@ from liftlab.store.unit_values import SEQUENCE
 DAY_US = 86_400_000_000
 #: Above this share of an experiment's units touched, rebuilding is cheaper than patching.
 FULL_SHARE = 0.2
-_FORMULA = "v2"  # bump when the per-unit formula or what is stored changes: everything is then rebuilt
-# (v2: running sums per segment × arm in value_sums / holdout_sums)
+_FORMULA = "v3"  # bump when the per-unit formula or what is stored changes: everything is then rebuilt
+# (v2: running sums per segment × arm in value_sums / holdout_sums; v3: unit_values keyed with the
+# signature last)
 
 
 @dataclass(frozen=True)
@@ -157,8 +158,9 @@ def _frame(conn: Connection, query: str, params: dict[str, Any]) -> pd.DataFrame
 
 
 def _holdout_size(conn: Connection, experiment: str) -> int:
-    return int(_scalar(conn, "SELECT COUNT(*) FROM assignments WHERE experiment = :x AND holdout = :held",
-                       {"x": experiment, "held": True}))
+    """Held-out units: counted in the holdout's partial index (`WHERE holdout` spelled as the
+    index spells it, so both databases use it), not over every assignment."""
+    return int(_scalar(conn, "SELECT COUNT(*) FROM assignments WHERE experiment = :x AND holdout", {"x": experiment}))
 
 
 # -- bringing values up to date ----------------------------------------------------------------
@@ -202,7 +204,8 @@ def _bring_up_to_date(conn: Connection, experiment: str, specs: list[_Spec], ful
             rebuilt = rebuilt or not (patch and patch_holdout)
         _save_marks(conn, experiment, group, now)
     if dialect == "sqlite":  # PostgreSQL drops them at commit; free SQLite's now
-        for name in ("liftlab_touched", "liftlab_moved", "liftlab_touched_exposed", "liftlab_touched_holdout",
+        for name in ("liftlab_touched", "liftlab_moved", "liftlab_touched_units", "liftlab_touched_exposed",
+                     "liftlab_touched_holdout", "liftlab_sigs",
                      "liftlab_wide", "liftlab_delta", "liftlab_replace", "liftlab_new"):
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{name}")
     return Refresh(units, rebuilt, time.perf_counter() - started), now
@@ -266,7 +269,7 @@ def _touched(conn: Connection, experiment: str, group: list[_Spec], mark: _Mark,
     """Temporary tables of the exposed units (with their first exposure) and the held-out units
     touched since `mark`; how many of each."""
     events, params = _events(group)
-    params.update(x=experiment, e=mark.exposures_seen, c=mark.conversions_seen, held=True)
+    params.update(x=experiment, e=mark.exposures_seen, c=mark.conversions_seen)
     _temp_table(conn, "liftlab_touched", f"""
         SELECT unit_id FROM exposures WHERE {seq} > :e AND experiment = :x
         UNION SELECT unit_id FROM conversions WHERE {seq} > :c AND event IN ({events})""", params)
@@ -276,17 +279,20 @@ def _touched(conn: Connection, experiment: str, group: list[_Spec], mark: _Mark,
                 params)
     _index(conn, "liftlab_moved", "unit_id")
     # Through the unit's assignment to its exposed_units key (an exposure always carries its
-    # unit's sticky segment and arm): index lookups per touched unit, no scan of every unit.
-    # CROSS JOIN keeps SQLite's loops in this order (PostgreSQL plans it as an inner join).
-    _temp_table(conn, "liftlab_touched_exposed", """
-        SELECT f.experiment, f.segment, f.arm, f.unit_id, f.t0,
+    # unit's sticky segment and arm): index lookups per touched unit, no scan of every unit,
+    # and one assignment lookup serves both the exposed and the held-out units (held-out
+    # units are never exposed: no exposed_units row, t0 NULL). CROSS JOIN keeps SQLite's loops
+    # in this order (PostgreSQL plans it as an inner join).
+    _temp_table(conn, "liftlab_touched_units", """
+        SELECT a.segment, a.arm, a.unit_id, a.holdout, f.t0,
                CASE WHEN EXISTS (SELECT 1 FROM liftlab_moved m WHERE m.unit_id = f.unit_id) THEN 1 ELSE 0 END AS moved
-        FROM liftlab_touched t CROSS JOIN assignments a CROSS JOIN exposed_units f
-        WHERE a.experiment = :x AND a.unit_id = t.unit_id AND f.experiment = a.experiment
-              AND f.segment = a.segment AND f.arm = a.arm AND f.unit_id = a.unit_id""", params)
-    _temp_table(conn, "liftlab_touched_holdout", """
-        SELECT a.experiment, a.unit_id FROM liftlab_touched t
-        JOIN assignments a ON a.experiment = :x AND a.unit_id = t.unit_id WHERE a.holdout = :held""", params)
+        FROM liftlab_touched t CROSS JOIN assignments a
+        LEFT JOIN exposed_units f ON f.experiment = a.experiment AND f.segment = a.segment AND f.arm = a.arm
+             AND f.unit_id = a.unit_id
+        WHERE a.experiment = :x AND a.unit_id = t.unit_id""", params)
+    _temp_table(conn, "liftlab_touched_exposed", """
+        SELECT segment, arm, unit_id, t0, moved FROM liftlab_touched_units WHERE t0 IS NOT NULL""", {})
+    _temp_table(conn, "liftlab_touched_holdout", "SELECT unit_id FROM liftlab_touched_units WHERE holdout", {})
     return (int(_scalar(conn, "SELECT COUNT(*) FROM liftlab_touched_exposed", {})),
             int(_scalar(conn, "SELECT COUNT(*) FROM liftlab_touched_holdout", {})))
 
@@ -330,17 +336,31 @@ def _rebuild_exposed(conn: Connection, experiment: str, group: list[_Spec]) -> i
              AND c.ts >= f.t0 - :wmax AND c.ts < f.t0 + :wmax
         WHERE f.experiment = :x
         GROUP BY f.segment, f.arm, f.unit_id""", params)
+    # Every signature's rows in one insert, in the table's key order (the units in
+    # liftlab_wide's order, which is its GROUP BY's; the signatures sorted within each unit),
+    # so SQLite appends instead of splitting pages. A unit with y = x = 0 for a signature adds
+    # nothing to any sum: no row.
+    _signature_table(conn, group)
+    y = "CASE s.i " + " ".join(f"WHEN {i} THEN w.y{i}" for i in range(len(group))) + " END"
+    x = "CASE s.i " + " ".join(f"WHEN {i} THEN w.x{i}" for i in range(len(group))) + " END"
+    conn.execute(text(f"""INSERT INTO unit_values (experiment, segment, arm, unit_id, signature, y, x)
+        SELECT :x, w.segment, w.arm, w.unit_id, s.signature, {y}, {x}
+        FROM liftlab_wide w CROSS JOIN liftlab_sigs s WHERE {y} <> 0 OR {x} <> 0"""), {"x": experiment})
     for i, spec in enumerate(group):
         one = {"x": experiment, "sig": spec.signature}
-        # A unit with y = x = 0 for this signature adds nothing to any sum: no row.
-        conn.execute(text(f"""INSERT INTO unit_values (experiment, signature, segment, arm, unit_id, y, x)
-            SELECT :x, :sig, segment, arm, unit_id, y{i}, x{i} FROM liftlab_wide
-            WHERE y{i} <> 0 OR x{i} <> 0"""), one)
         conn.execute(text(f"""INSERT INTO value_sums (experiment, signature, segment, arm, sum, sum_sq, x_sum,
                 x_sum_sq, xy_sum)
             SELECT :x, :sig, segment, arm, SUM(y{i}), SUM(y{i} * y{i}), SUM(x{i}), SUM(x{i} * x{i}), SUM(x{i} * y{i})
             FROM liftlab_wide GROUP BY segment, arm"""), one)
     return units
+
+
+def _signature_table(conn: Connection, group: list[_Spec]) -> None:
+    """A temporary table of the group's signatures (i: the column suffix), sorted."""
+    _temp_table(conn, "liftlab_sigs", "SELECT 0 AS i, 'x' AS signature WHERE 1 = 0", {})
+    order = sorted(range(len(group)), key=lambda i: group[i].signature)
+    conn.execute(text("INSERT INTO liftlab_sigs (i, signature) VALUES (:i, :s)"),
+                 [{"i": i, "s": group[i].signature} for i in order])
 
 
 def _rebuild_holdout(conn: Connection, experiment: str, group: list[_Spec], send: int | None) -> int:
@@ -349,7 +369,7 @@ def _rebuild_holdout(conn: Connection, experiment: str, group: list[_Spec], send
     events, params = _events(group)
     by_sig, sig_params = _sigs(group)
     params.update(_spec_params(group))
-    params.update(sig_params, x=experiment, held=True, send=send, wmax=max(spec.window for spec in group))
+    params.update(sig_params, x=experiment, send=send, wmax=max(spec.window for spec in group))
     conn.execute(text(f"DELETE FROM holdout_values WHERE experiment = :x{by_sig}"), params)
     conn.execute(text(f"DELETE FROM holdout_sums WHERE experiment = :x{by_sig}"), params)
     units = _holdout_size(conn, experiment)
@@ -362,7 +382,7 @@ def _rebuild_holdout(conn: Connection, experiment: str, group: list[_Spec], send
         FROM assignments a
         JOIN conversions c ON c.unit_id = a.unit_id AND c.event IN ({events})
              AND c.ts >= :send AND c.ts < :send + :wmax
-        WHERE a.experiment = :x AND a.holdout = :held
+        WHERE a.experiment = :x AND a.holdout
         GROUP BY a.unit_id""", params)
     for i, spec in enumerate(group):
         one = {"x": experiment, "sig": spec.signature}
