@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_store import empty_url  # noqa: F401 — the fixture: SQLite, and PostgreSQL when given
+from test_store import POSTGRES_URL, empty_url  # noqa: F401 — the fixture: SQLite, and PostgreSQL when given
 
 from liftlab import Arm, Campaign, Experiment, Metric, Project, assign
 from liftlab.aggregate import refresh as refresh_module
@@ -83,6 +83,36 @@ _conversion = st.tuples(st.just("convert"), st.integers(0, 17), st.sampled_from(
 _batch = st.lists(st.lists(st.one_of(_exposure, _conversion), min_size=1, max_size=6), min_size=1, max_size=7)
 
 
+def _log_and_compare(url: str, batches: list[list[tuple]], share: float, full_every: int) -> None:
+    """Log the batches into a fresh store at `url`, refreshing (with FULL_SHARE = `share`,
+    and in full every `full_every` batches) and comparing with the full queries after each."""
+    saved = refresh_module.FULL_SHARE
+    refresh_module.FULL_SHARE = share
+    try:
+        store, assigned = _new_store(url)
+        for step, batch in enumerate(batches):
+            for call in batch:
+                if call[0] == "expose":
+                    _, key, unit, hours, channel = call
+                    row = assigned[key].loc[UNITS[unit]]
+                    if row["holdout"]:
+                        continue  # the store refuses these (tested elsewhere)
+                    store.log_exposure(experiment=key, unit_id=UNITS[unit], segment=row["segment"],
+                                       arm=row["arm"], channel=channel,
+                                       timestamp=START + pd.Timedelta(hours=hours))
+                else:
+                    _, unit, event, value, hours = call
+                    store.log_conversion(unit_id=f"u{unit}", event=event, value=value,
+                                         timestamp=START + pd.Timedelta(hours=hours))
+            if full_every and step % full_every == 0:
+                assert refresh(store, MAIN, full=True).full
+            _assert_same(store, MAIN)
+            _assert_same(store, OTHER)
+        store.engine.dispose()
+    finally:
+        refresh_module.FULL_SHARE = saved
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batches=_batch, share=st.sampled_from([0.0, 0.2, 1.0]), full_every=st.integers(0, 4))
 def test_materialised_values_equal_the_full_queries(batches: list[list[tuple]], share: float,
@@ -91,32 +121,33 @@ def test_materialised_values_equal_the_full_queries(batches: list[list[tuple]], 
     conversions before their unit's exposure, of held-out units, of the other experiment's
     units — interleaved with refreshes (incremental, full, or patched whatever the share):
     after every batch the materialised sums are the full queries'."""
-    saved = refresh_module.FULL_SHARE
-    refresh_module.FULL_SHARE = share
+    with tempfile.TemporaryDirectory() as folder:
+        _log_and_compare(f"sqlite:///{Path(folder) / 'events.db'}", batches, share, full_every)
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="LIFTLAB_TEST_POSTGRES_URL is not set: SQLite only")
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches=_batch, share=st.sampled_from([0.0, 0.2, 1.0]), full_every=st.integers(0, 4))
+def test_materialised_values_equal_the_full_queries_on_postgresql(batches: list[list[tuple]], share: float,
+                                                                  full_every: int) -> None:
+    """The same property on PostgreSQL (its own `seq` watermark, lock and temporary tables),
+    one fresh database per example."""
+    import uuid
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    name = f"liftlab_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(str(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
     try:
-        with tempfile.TemporaryDirectory() as folder:
-            store, assigned = _new_store(f"sqlite:///{Path(folder) / 'events.db'}")
-            for step, batch in enumerate(batches):
-                for call in batch:
-                    if call[0] == "expose":
-                        _, key, unit, hours, channel = call
-                        row = assigned[key].loc[UNITS[unit]]
-                        if row["holdout"]:
-                            continue  # the store refuses these (tested elsewhere)
-                        store.log_exposure(experiment=key, unit_id=UNITS[unit], segment=row["segment"],
-                                           arm=row["arm"], channel=channel,
-                                           timestamp=START + pd.Timedelta(hours=hours))
-                    else:
-                        _, unit, event, value, hours = call
-                        store.log_conversion(unit_id=f"u{unit}", event=event, value=value,
-                                             timestamp=START + pd.Timedelta(hours=hours))
-                if full_every and step % full_every == 0:
-                    assert refresh(store, MAIN, full=True).full
-                _assert_same(store, MAIN)
-                _assert_same(store, OTHER)
-            store.engine.dispose()
+        url = make_url(str(POSTGRES_URL)).set(database=name).render_as_string(hide_password=False)
+        _log_and_compare(url, batches, share, full_every)
     finally:
-        refresh_module.FULL_SHARE = saved
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.dispose()
 
 
 @pytest.fixture
