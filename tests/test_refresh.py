@@ -291,6 +291,7 @@ def test_a_store_keyed_the_old_way_is_rebuilt_on_opening(filled: EventStore) -> 
                           "segment VARCHAR NOT NULL, arm VARCHAR NOT NULL, unit_id VARCHAR NOT NULL, "
                           "y FLOAT NOT NULL, x FLOAT NOT NULL, "
                           "PRIMARY KEY (experiment, signature, segment, arm, unit_id))"))
+        conn.execute(text("ALTER TABLE refresh_marks DROP COLUMN exposed_floor"))
     reopened = EventStore(filled.url)
     with reopened.engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM refresh_marks")).scalar() == 0
@@ -323,3 +324,34 @@ def test_the_holdout_is_counted_from_its_index(filled: EventStore) -> None:
             plan = " ".join(str(r[-1]) for r in conn.execute(text(
                 "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM assignments WHERE experiment = 'main' AND holdout")))
             assert "ix_assignments_holdout" in plan, plan
+
+
+def test_a_patch_counts_no_exposed_unit_or_assignment_again(filled: EventStore) -> None:
+    """A patching refresh reads the exposed units' count from the floor its last count left
+    (exactly that count) and the holdout's size from its index: no statement counts every
+    exposed unit or scans the assignments."""
+    from sqlalchemy import event, text
+
+    assert refresh(filled, MAIN).full
+    with filled.engine.connect() as conn:
+        floors = {r[0] for r in conn.execute(text("SELECT exposed_floor FROM refresh_marks WHERE experiment = 'main'"))}
+        exposed = conn.execute(text("SELECT COUNT(*) FROM exposed_units WHERE experiment = 'main'")).scalar()
+    assert floors == {exposed}
+    filled.log_conversion(unit_id="u0", event="purchase", value=5, timestamp=START + pd.Timedelta(hours=30))
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(" ".join(statement.split()))
+
+    event.listen(filled.engine, "before_cursor_execute", seen)
+    saved = refresh_module.FULL_SHARE
+    try:
+        refresh_module.FULL_SHARE = 0.5
+        patched = refresh(filled, MAIN)
+    finally:
+        refresh_module.FULL_SHARE = saved
+        event.remove(filled.engine, "before_cursor_execute", seen)
+    assert not patched.full and patched.units == 1
+    assert not [s for s in statements if "COUNT(*) FROM exposed_units" in s]
+    assert not [s for s in statements if "FROM assignments WHERE" in s and "AND holdout" not in s]
+    _assert_same(filled, MAIN)

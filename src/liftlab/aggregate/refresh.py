@@ -172,7 +172,7 @@ def _bring_up_to_date(conn: Connection, experiment: str, specs: list[_Spec], ful
     started = time.perf_counter()
     dialect = conn.dialect.name
     seq = SEQUENCE[dialect]
-    marks = _marks(conn, experiment)
+    marks, floors = _marks(conn, experiment)
     now = _Mark(
         int(_scalar(conn, f"SELECT COALESCE(MAX({seq}), 0) FROM exposures", {})),
         int(_scalar(conn, f"SELECT COALESCE(MAX({seq}), 0) FROM conversions", {})),
@@ -187,14 +187,22 @@ def _bring_up_to_date(conn: Connection, experiment: str, specs: list[_Spec], ful
             groups.setdefault(mark, []).append(spec)
     units, rebuilt = 0, False
     for mark, group in groups.items():
+        # Exposed units counted at the group's last count: a floor of today's count (a unit,
+        # once exposed, stays exposed), enough to choose a patch without counting them again.
+        known = [floors.get(spec.signature) for spec in group]
+        floor = None if None in known else min(k for k in known if k is not None)
         if mark is None:
-            units += _rebuild_exposed(conn, experiment, group)
+            floor = _rebuild_exposed(conn, experiment, group)
+            units += floor
             units += _rebuild_holdout(conn, experiment, group, now.first_send)
             rebuilt = True
         else:
             touched = _touched(conn, experiment, group, mark, seq, now.first_send)
-            exposed = int(_scalar(conn, "SELECT COUNT(*) FROM exposed_units WHERE experiment = :x", {"x": experiment}))
-            patch = touched[0] <= FULL_SHARE * exposed
+            patch = floor is not None and touched[0] <= FULL_SHARE * floor
+            if not patch:
+                floor = int(_scalar(conn, "SELECT COUNT(*) FROM exposed_units WHERE experiment = :x",
+                                    {"x": experiment}))
+                patch = touched[0] <= FULL_SHARE * floor
             units += (_patch_exposed(conn, experiment, group, touched[0]) if patch
                       else _rebuild_exposed(conn, experiment, group))
             patch_holdout = (mark.first_send == now.first_send and mark.holdout_units == now.holdout_units
@@ -202,7 +210,7 @@ def _bring_up_to_date(conn: Connection, experiment: str, specs: list[_Spec], ful
             units += (_patch_holdout(conn, experiment, group, now.first_send, touched[1]) if patch_holdout
                       else _rebuild_holdout(conn, experiment, group, now.first_send))
             rebuilt = rebuilt or not (patch and patch_holdout)
-        _save_marks(conn, experiment, group, now)
+        _save_marks(conn, experiment, group, now, floor)
     if dialect == "sqlite":  # PostgreSQL drops them at commit; free SQLite's now
         for name in ("liftlab_moved", "liftlab_moved_units", "liftlab_new_rows", "liftlab_arrived",
                      "liftlab_converted", "liftlab_sigs",
@@ -223,19 +231,21 @@ def _first_send(conn: Connection, experiment: str, mark: _Mark | None, seq: str)
     return min(known) if known else None
 
 
-def _marks(conn: Connection, experiment: str) -> dict[str, _Mark]:
-    rows = conn.execute(text("SELECT signature, exposures_seen, conversions_seen, first_send, holdout_units "
-                             "FROM refresh_marks WHERE experiment = :x"), {"x": experiment}).fetchall()
-    return {r[0]: _Mark(int(r[1]), int(r[2]), None if r[3] is None else int(r[3]), int(r[4])) for r in rows}
+def _marks(conn: Connection, experiment: str) -> tuple[dict[str, _Mark], dict[str, int | None]]:
+    """Each signature's watermark, and the exposed units it last counted."""
+    rows = conn.execute(text("SELECT signature, exposures_seen, conversions_seen, first_send, holdout_units, "
+                             "exposed_floor FROM refresh_marks WHERE experiment = :x"), {"x": experiment}).fetchall()
+    return ({r[0]: _Mark(int(r[1]), int(r[2]), None if r[3] is None else int(r[3]), int(r[4])) for r in rows},
+            {r[0]: None if r[5] is None else int(r[5]) for r in rows})
 
 
-def _save_marks(conn: Connection, experiment: str, group: list[_Spec], now: _Mark) -> None:
+def _save_marks(conn: Connection, experiment: str, group: list[_Spec], now: _Mark, floor: int | None) -> None:
     params = [{"x": experiment, "s": spec.signature} for spec in group]
     conn.execute(text("DELETE FROM refresh_marks WHERE experiment = :x AND signature = :s"), params)
     conn.execute(text("INSERT INTO refresh_marks (experiment, signature, exposures_seen, conversions_seen, "
-                      "first_send, holdout_units) VALUES (:x, :s, :e, :c, :f, :h)"),
+                      "first_send, holdout_units, exposed_floor) VALUES (:x, :s, :e, :c, :f, :h, :n)"),
                  [{**p, "e": now.exposures_seen, "c": now.conversions_seen, "f": now.first_send,
-                   "h": now.holdout_units} for p in params])
+                   "h": now.holdout_units, "n": floor} for p in params])
 
 
 def _temp_table(conn: Connection, name: str, query: str, params: dict[str, Any]) -> None:

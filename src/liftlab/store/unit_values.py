@@ -87,6 +87,9 @@ class RefreshMarkRecord(SQLModel, table=True):
     conversions_seen: int = Field(sa_type=BigInteger)
     first_send: int | None = Field(default=None, sa_type=BigInteger)  # MIN(t0) the holdout was measured from
     holdout_units: int = Field(sa_type=BigInteger)  # holdout assignments when built
+    # Exposed units when last counted (a rebuild counts them): a floor of the current count,
+    # as a unit once exposed stays exposed; the refresh chooses a patch by it, without a scan.
+    exposed_floor: int | None = Field(default=None, sa_type=BigInteger)
 
 
 #: `unit_values`' primary key, in order.
@@ -104,6 +107,8 @@ def upgrade(conn: Connection, dialect: str) -> None:
     identity column (indexed) on exposures and conversions; existing rows are numbered when it
     is added. SQLite's rowid needs nothing."""
     conn.exec_driver_sql(HOLDOUT_INDEX)
+    if "exposed_floor" not in {c["name"] for c in inspect(conn).get_columns("refresh_marks")}:
+        conn.exec_driver_sql("ALTER TABLE refresh_marks ADD COLUMN exposed_floor BIGINT")
     if tuple(inspect(conn).get_pk_constraint("unit_values")["constrained_columns"]) != KEY:
         for table in ("refresh_marks", "value_sums", "holdout_values", "holdout_sums"):
             conn.exec_driver_sql(f"DELETE FROM {table}")
