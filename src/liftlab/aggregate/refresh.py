@@ -21,6 +21,15 @@ or when a signature has no watermark yet (a new or edited metric), it rebuilds i
 of an experiment's metrics come from ONE pass over exposures ⋈ conversions (a CASE per
 metric), not one query per metric.
 
+What a patch reads grows with what is new, not with every unit: the units with a new exposure,
+and ONE pass over the new conversions (sorted by unit, so the index lookups walk each index
+once in order) that finds each touched unit's assignment, first exposure or holdout, and what
+its new rows add. The holdout's size comes from a partial index of the held-out assignments;
+the patch-or-rebuild choice from a floor of the exposed units (their count when last counted:
+units never leave). The commit writes one page per new unit (a unit's rows of every
+signature share a page) and the checkpoint copies those pages: at 1% new units, a third or more
+of a patch on SQLite.
+
 Everything happens in one write transaction that also reads the sums: two refreshes
 serialize, a killed one changes nothing, and the counts read from `exposed_units` belong to
 exactly the rows the watermark covers.
@@ -309,9 +318,10 @@ def _touched(conn: Connection, experiment: str, group: list[_Spec], mark: _Mark,
     _analyze(conn, "liftlab_moved_units")
     # The new conversions, read by position and then sorted by unit (sorting in the read lets
     # SQLite scan every conversion in unit order instead), each through its unit's assignment
-    # to its first exposure (held-out units are never exposed: t0 NULL). Per unit: how many of them fall near its first exposure (`hits`) or in the
-    # holdout's window after the first send (`held_hits`), and what they add to each
-    # signature's y and x (exposed) or y (held out, `h`): one lookup per unit serves both.
+    # to its first exposure (held-out units are never exposed: t0 NULL). Per unit: how many
+    # fall near its first exposure (`hits`) or in the holdout's window after the first send
+    # (`held_hits`), and what they add to each signature's y and x (exposed) or y (held out,
+    # `h`): one lookup per unit serves both.
     columns = ", ".join(
         f"{_per_unit(spec, f'c.ts >= f.t0 AND c.ts < f.t0 + :m{spec.signature}_window')} AS y{i}, "
         f"{_per_unit(spec, f'c.ts >= f.t0 - :m{spec.signature}_window AND c.ts < f.t0')} AS x{i}, "
