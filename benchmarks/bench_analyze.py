@@ -18,6 +18,7 @@ The DuckDB sums are checked against liftlab's ("agree").
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 import tempfile
@@ -252,6 +253,7 @@ def main(scale: float) -> None:
     print(f"  refresh {done.seconds:.2f} s ({done.units:,} units recomputed, "
           f"{'full' if done.full else 'incremental'}) + analyze {second_s - done.seconds:.2f} s "
           f"= {second_s:.2f} s   vs first analyze {first_s:.2f} s, ratio {second_s / first_s:.2f}")
+    print("  load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))  # a shared machine shows here
     assert refreshed.experiment == report.experiment
 
     # (c) the holdout comparison vs one metric's aggregate (both read the refreshed values).

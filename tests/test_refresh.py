@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_store import empty_url  # noqa: F401 — the fixture: SQLite, and PostgreSQL when given
+from test_store import POSTGRES_URL, empty_url  # noqa: F401 — the fixture: SQLite, and PostgreSQL when given
 
 from liftlab import Arm, Campaign, Experiment, Metric, Project, assign
 from liftlab.aggregate import refresh as refresh_module
@@ -83,6 +83,36 @@ _conversion = st.tuples(st.just("convert"), st.integers(0, 17), st.sampled_from(
 _batch = st.lists(st.lists(st.one_of(_exposure, _conversion), min_size=1, max_size=6), min_size=1, max_size=7)
 
 
+def _log_and_compare(url: str, batches: list[list[tuple]], share: float, full_every: int) -> None:
+    """Log the batches into a fresh store at `url`, refreshing (with FULL_SHARE = `share`,
+    and in full every `full_every` batches) and comparing with the full queries after each."""
+    saved = refresh_module.FULL_SHARE
+    refresh_module.FULL_SHARE = share
+    try:
+        store, assigned = _new_store(url)
+        for step, batch in enumerate(batches):
+            for call in batch:
+                if call[0] == "expose":
+                    _, key, unit, hours, channel = call
+                    row = assigned[key].loc[UNITS[unit]]
+                    if row["holdout"]:
+                        continue  # the store refuses these (tested elsewhere)
+                    store.log_exposure(experiment=key, unit_id=UNITS[unit], segment=row["segment"],
+                                       arm=row["arm"], channel=channel,
+                                       timestamp=START + pd.Timedelta(hours=hours))
+                else:
+                    _, unit, event, value, hours = call
+                    store.log_conversion(unit_id=f"u{unit}", event=event, value=value,
+                                         timestamp=START + pd.Timedelta(hours=hours))
+            if full_every and step % full_every == 0:
+                assert refresh(store, MAIN, full=True).full
+            _assert_same(store, MAIN)
+            _assert_same(store, OTHER)
+        store.engine.dispose()
+    finally:
+        refresh_module.FULL_SHARE = saved
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batches=_batch, share=st.sampled_from([0.0, 0.2, 1.0]), full_every=st.integers(0, 4))
 def test_materialised_values_equal_the_full_queries(batches: list[list[tuple]], share: float,
@@ -91,32 +121,33 @@ def test_materialised_values_equal_the_full_queries(batches: list[list[tuple]], 
     conversions before their unit's exposure, of held-out units, of the other experiment's
     units — interleaved with refreshes (incremental, full, or patched whatever the share):
     after every batch the materialised sums are the full queries'."""
-    saved = refresh_module.FULL_SHARE
-    refresh_module.FULL_SHARE = share
+    with tempfile.TemporaryDirectory() as folder:
+        _log_and_compare(f"sqlite:///{Path(folder) / 'events.db'}", batches, share, full_every)
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="LIFTLAB_TEST_POSTGRES_URL is not set: SQLite only")
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches=_batch, share=st.sampled_from([0.0, 0.2, 1.0]), full_every=st.integers(0, 4))
+def test_materialised_values_equal_the_full_queries_on_postgresql(batches: list[list[tuple]], share: float,
+                                                                  full_every: int) -> None:
+    """The same property on PostgreSQL (its own `seq` watermark, lock and temporary tables),
+    one fresh database per example."""
+    import uuid
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    name = f"liftlab_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(str(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
     try:
-        with tempfile.TemporaryDirectory() as folder:
-            store, assigned = _new_store(f"sqlite:///{Path(folder) / 'events.db'}")
-            for step, batch in enumerate(batches):
-                for call in batch:
-                    if call[0] == "expose":
-                        _, key, unit, hours, channel = call
-                        row = assigned[key].loc[UNITS[unit]]
-                        if row["holdout"]:
-                            continue  # the store refuses these (tested elsewhere)
-                        store.log_exposure(experiment=key, unit_id=UNITS[unit], segment=row["segment"],
-                                           arm=row["arm"], channel=channel,
-                                           timestamp=START + pd.Timedelta(hours=hours))
-                    else:
-                        _, unit, event, value, hours = call
-                        store.log_conversion(unit_id=f"u{unit}", event=event, value=value,
-                                             timestamp=START + pd.Timedelta(hours=hours))
-                if full_every and step % full_every == 0:
-                    assert refresh(store, MAIN, full=True).full
-                _assert_same(store, MAIN)
-                _assert_same(store, OTHER)
-            store.engine.dispose()
+        url = make_url(str(POSTGRES_URL)).set(database=name).render_as_string(hide_password=False)
+        _log_and_compare(url, batches, share, full_every)
     finally:
-        refresh_module.FULL_SHARE = saved
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.dispose()
 
 
 @pytest.fixture
@@ -244,3 +275,83 @@ def test_single_version_shares_equal_the_joined_counts(filled: EventStore) -> No
             "WHERE u.experiment = 'main' AND a.holdout = :f GROUP BY a.segment, a.version"), {"f": False}).fetchall()
     assert sum(n for _, _, n in counts) > 0
     assert filled.expected_arm_shares("main") == mix_arm_shares(versions, counts)
+
+
+def test_a_store_keyed_the_old_way_is_rebuilt_on_opening(filled: EventStore) -> None:
+    """An older store's unit_values (keyed with the signature second) and its watermarks are
+    dropped when the store is opened, and the next refresh rebuilds them: same sums."""
+    from sqlalchemy import text
+
+    from liftlab.store.unit_values import KEY
+
+    refresh(filled, MAIN)
+    with filled.engine.begin() as conn:
+        conn.execute(text("DROP TABLE unit_values"))
+        conn.execute(text("CREATE TABLE unit_values (experiment VARCHAR NOT NULL, signature VARCHAR NOT NULL, "
+                          "segment VARCHAR NOT NULL, arm VARCHAR NOT NULL, unit_id VARCHAR NOT NULL, "
+                          "y FLOAT NOT NULL, x FLOAT NOT NULL, "
+                          "PRIMARY KEY (experiment, signature, segment, arm, unit_id))"))
+        conn.execute(text("ALTER TABLE refresh_marks DROP COLUMN exposed_floor"))
+    reopened = EventStore(filled.url)
+    with reopened.engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM refresh_marks")).scalar() == 0
+        assert conn.execute(text("SELECT COUNT(*) FROM unit_values")).scalar() == 0
+    from sqlalchemy import inspect
+
+    with reopened.engine.connect() as conn:
+        assert tuple(inspect(conn).get_pk_constraint("unit_values")["constrained_columns"]) == KEY
+    assert refresh(reopened, MAIN).full
+    _assert_same(reopened, MAIN)
+    reopened.engine.dispose()
+    again = EventStore(filled.url)  # keyed the current way: opening keeps the values
+    with again.engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM refresh_marks")).scalar() > 0
+    assert not refresh(again, MAIN).full
+    again.engine.dispose()
+
+
+def test_the_holdout_is_counted_from_its_index(filled: EventStore) -> None:
+    """The holdout's size is read from its partial index, and equals the count over every
+    assignment."""
+    from sqlalchemy import text
+
+    with filled.engine.connect() as conn:
+        indexed = refresh_module._holdout_size(conn, "main")
+        scanned = conn.execute(text("SELECT COUNT(*) FROM assignments WHERE experiment = 'main' AND holdout = :h"),
+                               {"h": True}).scalar()
+        assert indexed == scanned > 0
+        if filled.engine.dialect.name == "sqlite":
+            plan = " ".join(str(r[-1]) for r in conn.execute(text(
+                "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM assignments WHERE experiment = 'main' AND holdout")))
+            assert "ix_assignments_holdout" in plan, plan
+
+
+def test_a_patch_counts_no_exposed_unit_or_assignment_again(filled: EventStore) -> None:
+    """A patching refresh reads the exposed units' count from the floor its last count left
+    (exactly that count) and the holdout's size from its index: no statement counts every
+    exposed unit or scans the assignments."""
+    from sqlalchemy import event, text
+
+    assert refresh(filled, MAIN).full
+    with filled.engine.connect() as conn:
+        floors = {r[0] for r in conn.execute(text("SELECT exposed_floor FROM refresh_marks WHERE experiment = 'main'"))}
+        exposed = conn.execute(text("SELECT COUNT(*) FROM exposed_units WHERE experiment = 'main'")).scalar()
+    assert floors == {exposed}
+    filled.log_conversion(unit_id="u0", event="purchase", value=5, timestamp=START + pd.Timedelta(hours=30))
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(" ".join(statement.split()))
+
+    event.listen(filled.engine, "before_cursor_execute", seen)
+    saved = refresh_module.FULL_SHARE
+    try:
+        refresh_module.FULL_SHARE = 0.5
+        patched = refresh(filled, MAIN)
+    finally:
+        refresh_module.FULL_SHARE = saved
+        event.remove(filled.engine, "before_cursor_execute", seen)
+    assert not patched.full and patched.units == 1
+    assert not [s for s in statements if "COUNT(*) FROM exposed_units" in s]
+    assert not [s for s in statements if "FROM assignments WHERE" in s and "AND holdout" not in s]
+    _assert_same(filled, MAIN)

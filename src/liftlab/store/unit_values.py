@@ -1,6 +1,6 @@
 """Materialised per-unit metric values and their watermarks: the tables behind incremental refresh.
 
-`unit_values` holds, per experiment × metric signature × exposed unit, the unit's in-window
+`unit_values` holds, per experiment × exposed unit × metric signature, the unit's in-window
 value y and pre-period value x (only units with a qualifying event; everyone else has
 y = x = 0 and is counted from `exposed_units`). `holdout_values` holds the global-holdout
 units' y, measured from the experiment's first send. `value_sums` and `holdout_sums` hold
@@ -27,13 +27,14 @@ class UnitValueRecord(SQLModel, table=True):
 
     __tablename__ = "unit_values"
     __table_args__ = {"sqlite_with_rowid": False}
-    # Keyed like `exposed_units` (segment, arm, unit_id after the signature), so the sums per
-    # segment × arm stream through the table in the order the full query adds them.
+    # Keyed like `exposed_units` with the signature LAST (`KEY`): a unit's rows of every
+    # signature sit side by side, so a refresh that writes a new unit's values dirties one page,
+    # not one per signature (the commit writes, and checkpoints, every page it dirtied).
     experiment: str = Field(primary_key=True)
-    signature: str = Field(primary_key=True)
     segment: str = Field(primary_key=True)
     arm: str = Field(primary_key=True)
     unit_id: str = Field(primary_key=True)
+    signature: str = Field(primary_key=True)
     y: float
     x: float
 
@@ -86,11 +87,33 @@ class RefreshMarkRecord(SQLModel, table=True):
     conversions_seen: int = Field(sa_type=BigInteger)
     first_send: int | None = Field(default=None, sa_type=BigInteger)  # MIN(t0) the holdout was measured from
     holdout_units: int = Field(sa_type=BigInteger)  # holdout assignments when built
+    # Exposed units when last counted (a rebuild counts them): a floor of the current count,
+    # as a unit once exposed stays exposed; the refresh chooses a patch by it, without a scan.
+    exposed_floor: int | None = Field(default=None, sa_type=BigInteger)
+
+
+#: `unit_values`' primary key, in order.
+KEY = ("experiment", "segment", "arm", "unit_id", "signature")
+#: The holdout's units of an experiment, read from an index of the held-out 10 % alone: the
+#: holdout's size and units without a scan of every assignment (assignments are never
+#: updated or deleted, so the index is all a count needs).
+HOLDOUT_INDEX = "CREATE INDEX IF NOT EXISTS ix_assignments_holdout ON assignments (experiment, unit_id) WHERE holdout"
 
 
 def upgrade(conn: Connection, dialect: str) -> None:
-    """On PostgreSQL, a `seq` identity column (indexed) on exposures and conversions; existing
-    rows are numbered when it is added. SQLite's rowid needs nothing."""
+    """Bring an older store's refresh tables up to this version: the holdout index; a
+    `unit_values` keyed in an earlier order is dropped with every materialised value and
+    watermark (they are a cache: the next refresh rebuilds them). On PostgreSQL, a `seq`
+    identity column (indexed) on exposures and conversions; existing rows are numbered when it
+    is added. SQLite's rowid needs nothing."""
+    conn.exec_driver_sql(HOLDOUT_INDEX)
+    if "exposed_floor" not in {c["name"] for c in inspect(conn).get_columns("refresh_marks")}:
+        conn.exec_driver_sql("ALTER TABLE refresh_marks ADD COLUMN exposed_floor BIGINT")
+    if tuple(inspect(conn).get_pk_constraint("unit_values")["constrained_columns"]) != KEY:
+        for table in ("refresh_marks", "value_sums", "holdout_values", "holdout_sums"):
+            conn.exec_driver_sql(f"DELETE FROM {table}")
+        UnitValueRecord.__table__.drop(conn)  # type: ignore[attr-defined]
+        UnitValueRecord.__table__.create(conn)  # type: ignore[attr-defined]
     if dialect != "postgresql":
         return
     for table in ("exposures", "conversions"):
