@@ -52,7 +52,7 @@ EXPERIMENT = Experiment(
 def _row(what: str, ours: float, baseline: float | None = None, unit: str = "rows/s", target: str = "") -> None:
     line = f"  {what:<44} {ours:>10,.0f} {unit}"
     if baseline is not None:
-        line += f"  vs {baseline:>10,.0f} {unit}  ratio {ours / baseline:5.2f}x {target}"
+        line += f"  vs {baseline:>10,.0f} {unit}  ratio {ours / baseline:6.3f}x {target}"
     print(line, flush=True)
 
 

@@ -79,3 +79,17 @@ def test_bad_input_names_the_file_and_column(demo_run, customers: Path, tmp_path
     unknown = _run(*common, "--features", str(customers), "--metric", "clicks")
     assert unknown.exit_code == 2 and "no metric 'clicks'" in unknown.output
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_the_analysis_html_report_gains_a_targeting_section(demo_run, customers: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    page = tmp_path / "report.html"
+    args = ["analyze", "winback-2026q4", "--db", demo_run.database_url, "--format", "html", "--out", str(page)]
+    result = CliRunner().invoke(cli, [*args, "--features", str(customers)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    text = page.read_text(encoding="utf-8")
+    assert "<h2>Targeting</h2>" in text and text.index("<h2>Charts</h2>") < text.index("<h2>Targeting</h2>")
+    assert text.count("<figcaption>Cross-fitted Qini curve") == 5
+    assert "<figcaption>Expected profit of sending to the top k%" in text
+    wrong = CliRunner().invoke(cli, ["analyze", "winback-2026q4", "--db", demo_run.database_url,
+                                     "--features", str(customers)])
+    assert wrong.exit_code == 2 and "--features" in wrong.output

@@ -37,11 +37,16 @@ if TYPE_CHECKING:
 @click.option("--source", "source_name", default=None, metavar="NAME",
               help="Analyse where the events live: the [source.NAME] of the experiment folder's "
                    "liftlab.toml (DuckDB over Parquet, PostgreSQL, SQLite) instead of the store.")
+@click.option("--features", "features_file", type=click.Path(path_type=Path), default=None,
+              help="With --format html: add a Targeting section (per campaign a Qini chart and a "
+                   "profit-by-k chart, as `liftlab target` computes them) from this customer "
+                   "features file (needs liftlab[targeting]).")
 @friendly_errors
 def analyze(
     experiment_file: Path, db_url: str, fmt: str, out: Path | None, alpha: float,
     correction: str, no_cuped: bool, segments: tuple[str, ...], metrics: tuple[str, ...],
     margin: float | None, full_refresh: bool = False, source_name: str | None = None,
+    features_file: Path | None = None,
 ) -> None:
     """Report what each segment campaign of EXPERIMENT added.
 
@@ -55,6 +60,11 @@ def analyze(
     With --source NAME the sums are computed by the source's engine from its own tables or
     Parquet files, and only they come back; EXPERIMENT must then be a declaration file.
     """
+    if features_file is not None and (fmt != "html" or source_name is not None):
+        from liftlab.errors import DataError
+
+        raise DataError("adds a Targeting section to the store's HTML report: use it with --format html "
+                        "and without --source", field="--features")
     if source_name is not None:
         _analyze_source(experiment_file, source_name, fmt, out, alpha, correction, no_cuped,
                         segments, metrics, margin, full_refresh)
@@ -92,12 +102,29 @@ def analyze(
     if fmt == "table" and out is None:
         to_table(report, make_console())
         return
-    text = render(report, fmt, timeline(store, experiment, alpha=alpha) if fmt == "html" else None)
+    appendix = _targeting_section(store, experiment, features_file, margin) if features_file else ""
+    text = render(report, fmt, timeline(store, experiment, alpha=alpha) if fmt == "html" else None, appendix)
     if out is None:
         click.echo(text)
     else:
         out.write_text(text, encoding="utf-8")
         click.echo(f"wrote {out}")
+
+
+def _targeting_section(store, experiment: Experiment, features_file: Path,  # type: ignore[no-untyped-def]
+                       margin: float | None) -> str:
+    """The HTML report's Targeting section: `liftlab target`'s defaults (T-learner over ridge,
+    5-fold cross-fitting, 500 bootstrap replicates), charts per campaign."""
+    from liftlab.cli._common import read_table
+    from liftlab.report.targeting import section_html
+    from liftlab.targeting.experiment import target_experiment
+
+    found = target_experiment(store, experiment, read_table(features_file), margin=margin,
+                              source=str(features_file))
+    if not found:
+        return ("<h2>Targeting</h2><p>No campaign has exposed treated and control customers: "
+                "nothing to target.</p>")
+    return f"<h2>Targeting</h2>{section_html(found, heading='h3')}"
 
 
 def _analyze_source(

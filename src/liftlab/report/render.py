@@ -104,8 +104,9 @@ def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], classes: 
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def to_html(report: Report, timeline: Timeline | None = None) -> str:
-    """A self-contained HTML page: tables plus embedded PNG charts (no external files)."""
+def to_html(report: Report, timeline: Timeline | None = None, appendix: str = "") -> str:
+    """A self-contained HTML page: tables plus embedded PNG charts (no external files), then
+    `appendix` (HTML, e.g. the targeting section)."""
     from liftlab.report import charts  # matplotlib is imported only when HTML is asked for
 
     classes = [_CLASSES.get(r.verdict, "") for r in report.results]
@@ -139,18 +140,19 @@ def to_html(report: Report, timeline: Timeline | None = None) -> str:
         f"<h2>Uplift per segment campaign</h2>{_html_table(RESULT_HEADERS, result_rows(report), classes)}"
         f"<h2>Value</h2>{_html_table(VALUE_HEADERS, value_rows(report))}"
         f"<h2>Sample ratio</h2>{_html_table(SRM_HEADERS, srm_rows(report))}"
-        f"<h2>Summary</h2><ul>{summary}</ul><h2>Charts</h2>{figure_html}</body></html>"
+        f"<h2>Summary</h2><ul>{summary}</ul><h2>Charts</h2>{figure_html}{appendix}</body></html>"
     )
 
 
-def render(report: Report, fmt: str, timeline: Timeline | None = None) -> str:
-    """The report as text in one of FORMATS (for `table`, what the terminal would show)."""
+def render(report: Report, fmt: str, timeline: Timeline | None = None, appendix: str = "") -> str:
+    """The report as text in one of FORMATS (for `table`, what the terminal would show);
+    `appendix` is HTML added at the end of an HTML report (the targeting section)."""
     if fmt == "json":
         return report.to_json()
     if fmt == "markdown":
         return to_markdown(report)
     if fmt == "html":
-        return to_html(report, timeline)
+        return to_html(report, timeline, appendix)
     console = Console(file=io.StringIO(), width=140)
     to_table(report, console)
     return console.file.getvalue()  # type: ignore[attr-defined]

@@ -63,10 +63,13 @@ def profit_chart(found: CampaignTargeting) -> str | None:
     return _png(figure)
 
 
-def to_html(experiment: str, found: Sequence[CampaignTargeting]) -> str:
-    """A self-contained page: the summary table, each campaign's decision and its two charts."""
-    from liftlab.report.render import _CSS, _html_table
+def section_html(found: Sequence[CampaignTargeting], heading: str = "h2") -> str:
+    """The targeting part of a page: how to read it, the summary table, and per campaign its
+    decision, what sending adds per outcome and its two charts. `heading` is the top level
+    (h2 on the targeting page; the analysis report nests it under its own h2 as well)."""
+    from liftlab.report.render import _html_table
 
+    sub = f"h{int(heading[1]) + 1}"
     sections = []
     for item in found:
         figures = [(qini_chart(item), "Cross-fitted Qini curve against random targeting.")]
@@ -76,19 +79,28 @@ def to_html(experiment: str, found: Sequence[CampaignTargeting]) -> str:
         images = "".join(f'<figure><img alt="{html.escape(c)}" src="{s}"><figcaption>{html.escape(c)}'
                          "</figcaption></figure>" for s, c in figures)
         population = item.targeting.evaluation.population
-        sections.append(f"<h3>{html.escape(item.segment)} · {html.escape(item.arm)}</h3>"
+        sections.append(f"<{sub}>{html.escape(item.segment)} · {html.escape(item.arm)}</{sub}>"
                         f"<p>{html.escape(decision(item))}</p>"
                         f"<p>What sending adds over the segment's {population:,} customers, per outcome "
                         "(the model ranks by its fitted outcome, the first row):</p>"
                         f"{_html_table(OUTCOME_HEADERS, outcome_rows(item))}{images}")
-    title = f"Uplift targeting: {html.escape(experiment)}"
     return (
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{title}</title><style>{_CSS}</style></head><body><h1>{title}</h1>"
         "<p>Every customer's predicted uplift comes from a model that never saw them (cross-fitting); "
         "intervals are bootstrap percentile intervals with the predictions fixed. A campaign whose "
         "Qini area interval includes zero shows no usable heterogeneity: no targeted policy is "
         "recommended for it.</p>"
-        f"<h2>Campaigns</h2>{_html_table(HEADERS, rows(found))}"
-        f"<h2>Per campaign</h2>{''.join(sections)}</body></html>"
+        f"<{heading}>Campaigns</{heading}>{_html_table(HEADERS, rows(found))}"
+        f"<{heading}>Per campaign</{heading}>{''.join(sections)}"
+    )
+
+
+def to_html(experiment: str, found: Sequence[CampaignTargeting]) -> str:
+    """A self-contained page: the summary table, each campaign's decision and its two charts."""
+    from liftlab.report.render import _CSS
+
+    title = f"Uplift targeting: {html.escape(experiment)}"
+    return (
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{title}</title><style>{_CSS}</style></head><body><h1>{title}</h1>"
+        f"{section_html(found)}</body></html>"
     )
