@@ -111,7 +111,7 @@ def test_reserved_words_are_quoted_in_the_warehouse_s_own_way() -> None:
     assert "FROM events.`select` AS exposures_raw" in render(statement, "bigquery").sql
     assert "exposures_raw.`group` AS arm" in render(statement, "spark").sql
     assert 'exposures_raw."group" AS arm' in render(statement, "snowflake").sql
-    params = {"experiment": "e", "event": "purchase", "window": 1, "until": 2}
+    params = {"experiment": "e", "event": "purchase", "window_us": 1, "until": 2}
     for engine, (dialect, _, _) in EXPECTED.items():
         _parse_strictly(_as_sent(render(statement, engine, params)), dialect)
 

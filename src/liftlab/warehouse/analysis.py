@@ -35,7 +35,7 @@ def source_engine(source: Source) -> Engine:
 def query_params(experiment: Experiment, metric: Metric, until: datetime | None) -> dict[str, Any]:
     """The values of the analysis queries' parameters for one metric (`queries.py`)."""
     return {"experiment": experiment.key, "event": metric.event,
-            "window": metric.window_days * DAY_US, "until": _micros(until)}
+            "window_us": metric.window_days * DAY_US, "until": _micros(until)}
 
 
 def source_aggregate(
