@@ -19,6 +19,7 @@ from sqlglot import exp
 from liftlab.config.loading import load_experiment
 from liftlab.config.model import Experiment
 from liftlab.config.sources import Columns, Source
+from liftlab.config.validation import source_findings
 from liftlab.warehouse.dialects import DIALECTS, RenderedQuery, analysis_queries, render
 from liftlab.warehouse.queries import arm_sums
 from liftlab.warehouse.relations import relation
@@ -37,6 +38,15 @@ EXPECTED = {
 }
 #: Other engines' epoch-µs constructs: none may appear in a warehouse's rendering.
 FOREIGN = ("epoch_us", "EXTRACT(EPOCH", "strftime", "UNIX_MICROS", "unix_micros", "DATE_PART")
+
+
+def _docs_script() -> Any:
+    """docs/render_scale_sql.py as a module (docs/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("render_scale_sql", ROOT / "docs" / "render_scale_sql.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
 
 
 @pytest.fixture(scope="module")
@@ -158,11 +168,18 @@ def test_the_warehouse_s_own_sqlalchemy_package_renders_the_same_construct(
 
 def test_docs_scale_shows_what_the_renderer_gives() -> None:
     """docs/scale.md's SQL is generated (`python docs/render_scale_sql.py`), never edited."""
-    spec = importlib.util.spec_from_file_location("render_scale_sql", ROOT / "docs" / "render_scale_sql.py")
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _docs_script()
     document = (ROOT / "docs" / "scale.md").read_text(encoding="utf-8")
     assert script.BEGIN in document and script.END in document
     assert script.updated(document, script.rendered_sections()) == document, \
         "docs/scale.md is stale: run python docs/render_scale_sql.py"
+
+
+def test_a_warehouse_source_validates_as_coming_not_as_unknown() -> None:
+    """The documented `[source]` tables are well formed: the one finding is that running
+    on the warehouse is coming."""
+    script = _docs_script()
+    for _, _, source in script.EXAMPLES:
+        findings = source_findings(source)
+        assert [f.rule for f in findings] == ["source_url"]
+        assert f"the {source.engine_name} engine is coming" in str(findings[0])
