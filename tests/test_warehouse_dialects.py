@@ -31,8 +31,10 @@ SOURCE = Source("w", "x://", "my-project.analytics.exposures", "analytics.purcha
 
 #: engine → (sqlglot dialect, its epoch-µs SQL, its parameter marker for `experiment`).
 EXPECTED = {
-    "bigquery": ("bigquery", "UNIX_MICROS(CAST(exposures_raw.event_time AS TIMESTAMP))", "@experiment"),
-    "snowflake": ("snowflake", "DATE_PART(epoch_microsecond, exposures_raw.event_time)", "%(experiment)s"),
+    "bigquery": ("bigquery", "UNIX_MICROS(CAST(exposures_raw.event_time AS TIMESTAMP))",
+                 "@experiment"),
+    "snowflake": ("snowflake", "DATE_PART(epoch_microsecond, exposures_raw.event_time)",
+                  "%(experiment)s"),
     "spark": ("spark", "unix_micros(exposures_raw.event_time)", ":experiment"),
     "databricks": ("databricks", "unix_micros(exposures_raw.event_time)", ":experiment"),
 }
@@ -42,7 +44,8 @@ FOREIGN = ("epoch_us", "EXTRACT(EPOCH", "strftime", "UNIX_MICROS", "unix_micros"
 
 def _docs_script() -> Any:
     """docs/render_scale_sql.py as a module (docs/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("render_scale_sql", ROOT / "docs" / "render_scale_sql.py")
+    spec = importlib.util.spec_from_file_location("render_scale_sql",
+                                                  ROOT / "docs" / "render_scale_sql.py")
     assert spec is not None and spec.loader is not None
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)

@@ -178,13 +178,16 @@ class RenderedQuery:
     params: dict[str, Any]
 
 
-def render(statement: ClauseElement, engine: str, params: dict[str, Any] | None = None) -> RenderedQuery:
+def render(
+    statement: ClauseElement, engine: str, params: dict[str, Any] | None = None
+) -> RenderedQuery:
     """`statement` as `engine` ("bigquery", "snowflake", "spark" or "databricks") runs it,
     with `params` bound to its named parameters (without them, unset ones are None)."""
     try:
         dialect = DIALECTS[engine]()
     except KeyError:
-        raise ValueError(f"no rendering dialect for {engine!r} (one of {', '.join(DIALECTS)})") from None
+        known = ", ".join(DIALECTS)
+        raise ValueError(f"no rendering dialect for {engine!r} (one of {known})") from None
     compiled = statement.compile(dialect=dialect)
     values = compiled.params if params is None else compiled.construct_params(params)
     return RenderedQuery(engine, str(compiled), dict(values))
