@@ -32,9 +32,10 @@ def source_engine(source: Source) -> Engine:
     return create_engine(source.url)
 
 
-def _params(experiment: Experiment, metric: Metric, until: datetime | None) -> dict[str, Any]:
+def query_params(experiment: Experiment, metric: Metric, until: datetime | None) -> dict[str, Any]:
+    """The values of the analysis queries' parameters for one metric (`queries.py`)."""
     return {"experiment": experiment.key, "event": metric.event,
-            "window": metric.window_days * DAY_US, "until": _micros(until)}
+            "window_us": metric.window_days * DAY_US, "until": _micros(until)}
 
 
 def source_aggregate(
@@ -45,7 +46,7 @@ def source_aggregate(
     the numbers `liftlab.aggregate.full_aggregate` gives on the store."""
     statement = arm_sums(relation(source, "exposures"), relation(source, "conversions"), metric.kind)
     samples: dict[tuple[str, str], Sample] = {}
-    for row in conn.execute(statement, _params(experiment, metric, until)).mappings():
+    for row in conn.execute(statement, query_params(experiment, metric, until)).mappings():
         samples[(str(row["segment"]), str(row["arm"]))] = CovariateSample(
             float(row["n"]), *(float(row[k]) for k in ("sum", "sum_sq", "x_sum", "x_sum_sq", "xy_sum")))
     return ArmStats(metric.key, samples)
@@ -62,7 +63,7 @@ def source_holdout_aggregate(
     statement = holdout_sums(relation(source, "exposures"), relation(source, "conversions"),
                              assignments, metric.kind)
     found = {str(row["role"]): Sample(*(float(row[k]) for k in ("n", "sum", "sum_sq")))
-             for row in conn.execute(statement, _params(experiment, metric, until)).mappings()}
+             for row in conn.execute(statement, query_params(experiment, metric, until)).mappings()}
     empty = Sample(0.0, 0.0, 0.0)
     return HoldoutStats(metric.key, found.get("campaigned", empty), found.get("holdout", empty))
 

@@ -5,8 +5,8 @@ relations (`relations.py`): each exposed unit's first exposure (its earliest exp
 segment and arm, at t0), then per segment × arm n, Σy, Σy², Σx, Σx², Σxy with y the metric in
 [t0, t0 + window) and x in [t0 − window, t0) — the CUPED covariate — and the programme's
 campaigned units against the global holdout, measured from the experiment's first send.
-Only those sums leave the engine. Parameters: `experiment`, `event`, `window` and `until`
-(epoch µs; exposures and conversions at or after `until` are not counted).
+Only those sums leave the engine. Parameters: `experiment`, `event`, `window_us` (the metric
+window) and `until` (epoch µs; exposures and conversions at or after `until` are not counted).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sqlalchemy.sql import ColumnElement, FromClause
 
 _EXPERIMENT = bindparam("experiment")
 _EVENT = bindparam("event")
-_WINDOW = bindparam("window")
+_WINDOW = bindparam("window_us")
 _UNTIL = bindparam("until")
 _ONE = literal(1.0, Double)
 _ZERO = literal(0.0, Double)

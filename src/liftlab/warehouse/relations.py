@@ -55,9 +55,28 @@ def _sqlite_micros(element: EpochMicros, compiler: Any, **kw: Any) -> str:
             f" + CAST(substr(strftime('%f', {value}), 4) AS BIGINT) * 1000)")
 
 
+@compiles(EpochMicros, "bigquery")
+def _bigquery_micros(element: EpochMicros, compiler: Any, **kw: Any) -> str:
+    # UNIX_MICROS reads a TIMESTAMP; the CAST also takes a DATETIME column, read as UTC.
+    return f"UNIX_MICROS(CAST({compiler.process(element.clauses, **kw)} AS TIMESTAMP))"
+
+
+@compiles(EpochMicros, "snowflake")
+def _snowflake_micros(element: EpochMicros, compiler: Any, **kw: Any) -> str:
+    # A TIMESTAMP_NTZ is read as UTC; TIMESTAMP_TZ / _LTZ give their instant's microseconds.
+    return f"DATE_PART(epoch_microsecond, {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(EpochMicros, "spark")
+@compiles(EpochMicros, "databricks")
+def _spark_micros(element: EpochMicros, compiler: Any, **kw: Any) -> str:
+    # Spark 3.1+ and Databricks SQL; a TIMESTAMP_NTZ is read in the session time zone, so a
+    # source of naive timestamps runs with spark.sql.session.timeZone = UTC.
+    return f"unix_micros({compiler.process(element.clauses, **kw)})"
+
+
 @compiles(EpochMicros)
 def _unsupported_micros(element: EpochMicros, compiler: Any, **kw: Any) -> str:
-    # Spark SQL (phase 2) will be unix_micros(x); BigQuery UNIX_MICROS(x).
     raise NotImplementedError(f"no epoch-microseconds construct for {compiler.dialect.name}")
 
 
