@@ -8,32 +8,21 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import uuid
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from scratch_pg import POSTGRES_URL, scratch_database
 
 from liftlab.cli import cli
 from liftlab.config.loading import load_experiments
 from liftlab.store.event_store import EventStore
 
-POSTGRES_URL = os.environ.get("LIFTLAB_TEST_POSTGRES_URL")
-
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="LIFTLAB_TEST_POSTGRES_URL is not set")
 def test_demo_reports_are_identical_on_postgresql(demo_run, experiments_dir: Path) -> None:  # type: ignore[no-untyped-def]
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    name = f"liftlab_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database() as url:
         lite, pg = EventStore(demo_run.database_url), EventStore(url)
         experiments = load_experiments(experiments_dir)
         for experiment in experiments:
@@ -54,10 +43,6 @@ def test_demo_reports_are_identical_on_postgresql(demo_run, experiments_dir: Pat
                 reports.append(report)
             assert _same(reports[0], reports[1]), experiment.key
         pg.engine.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
 
 
 def _same(a: object, b: object) -> bool:

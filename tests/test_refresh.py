@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_store import POSTGRES_URL, empty_url  # noqa: F401 — the fixture: SQLite, and PostgreSQL when given
+from scratch_pg import POSTGRES_URL, scratch_database
+from test_store import empty_url  # noqa: F401 — the fixture: SQLite, and PostgreSQL when given
 
 from liftlab import Arm, Campaign, Experiment, Metric, Project, assign
 from liftlab.aggregate import refresh as refresh_module
@@ -132,22 +133,8 @@ def test_materialised_values_equal_the_full_queries_on_postgresql(batches: list[
                                                                   full_every: int) -> None:
     """The same property on PostgreSQL (its own `seq` watermark, lock and temporary tables),
     one fresh database per example."""
-    import uuid
-
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    name = f"liftlab_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(str(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        url = make_url(str(POSTGRES_URL)).set(database=name).render_as_string(hide_password=False)
+    with scratch_database() as url:
         _log_and_compare(url, batches, share, full_every)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
-        admin.dispose()
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -14,6 +12,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scratch_pg import POSTGRES_URL, scratch_database
 from test_events import conversion_rows
 
 from liftlab import Arm, Campaign, Experiment, Metric, Project, StoreError, assign
@@ -32,9 +31,6 @@ EXPERIMENT = Experiment(
 PROJECT = Project(holdout_fraction=0.1, holdout_salt="h")
 
 
-# A PostgreSQL server URL on which the tests may create and drop databases; .ci/run sets it
-# when the machine has PostgreSQL's server programs. Without it, only SQLite is tested.
-POSTGRES_URL = os.environ.get("LIFTLAB_TEST_POSTGRES_URL")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -45,17 +41,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     if not POSTGRES_URL:
         pytest.skip("LIFTLAB_TEST_POSTGRES_URL is not set: the store tests ran on SQLite only")
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    name = f"liftlab_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")  # other stores may hold a connection
-    admin.dispose()
+    with scratch_database() as url:
+        yield url
 
 
 @pytest.fixture

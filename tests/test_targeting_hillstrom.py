@@ -3,21 +3,12 @@ average uplift computed directly with pandas."""
 
 from __future__ import annotations
 
-import runpy
-import sys
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from test_examples_and_notebooks import _load
 
 
 def test_hillstrom_targeting_example(capsys: pytest.CaptureFixture[str]) -> None:
-    sys.path.insert(0, str(ROOT / "examples"))
-    try:
-        example = runpy.run_path(str(ROOT / "examples" / "hillstrom_targeting.py"), run_name="example")
-    finally:
-        sys.path.pop(0)
+    example = _load("hillstrom_targeting.py")
     rows = example["run"](replicates=200)
     printed = capsys.readouterr().out
     assert "Qini area [95% CI]" in printed and "Womens E-Mail" in printed

@@ -9,8 +9,6 @@ every report equals `analyze(store, ...)` to 1e-9, with and without an `until` c
 from __future__ import annotations
 
 import math
-import os
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,13 +18,14 @@ import pytest
 
 pytest.importorskip("duckdb_engine")
 
+from scratch_pg import POSTGRES_URL, scratch_database  # noqa: E402
+
 from liftlab.config.loading import load_experiments  # noqa: E402
 from liftlab.config.sources import Columns, Source  # noqa: E402
 from liftlab.report.analysis import analyze  # noqa: E402
 from liftlab.store.event_store import EventStore  # noqa: E402
 from liftlab.warehouse import analyze_source  # noqa: E402
 
-POSTGRES_URL = os.environ.get("LIFTLAB_TEST_POSTGRES_URL")
 TABLES = ("exposures", "conversions", "assignments")
 
 
@@ -119,15 +118,8 @@ def test_sql_query_relations(lake, experiments_dir: Path) -> None:  # type: igno
 @pytest.mark.skipif(not POSTGRES_URL, reason="LIFTLAB_TEST_POSTGRES_URL is not set (no PostgreSQL server)")
 def test_postgresql_source_gives_the_store_reports(lake, experiments_dir: Path) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
 
-    assert POSTGRES_URL is not None
-    name = f"liftlab_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database() as url:
         engine = create_engine(url)
         for table, frame in lake["frames"].items():  # TIMESTAMPTZ columns, other names
             frame = frame.copy()
@@ -138,10 +130,6 @@ def test_postgresql_source_gives_the_store_reports(lake, experiments_dir: Path) 
                         columns=Columns(unit_id="customer_id", timestamp="event_time"))
         _check(lake["store"], source, _experiments(experiments_dir), engine=engine)
         engine.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
 
 
 def test_timeline_from_a_source_is_the_store_timeline(lake, experiments_dir: Path) -> None:  # type: ignore[no-untyped-def]

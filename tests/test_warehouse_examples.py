@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import runpy
-import sys
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("duckdb_engine")
 
+from test_examples_and_notebooks import _load  # noqa: E402
 from test_warehouse_equality import _differences  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load(name: str):  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(ROOT / "examples"))
-    try:
-        return runpy.run_path(str(ROOT / "examples" / name), run_name="example")
-    finally:
-        sys.path.pop(0)
 
 
 def test_hillstrom_on_duckdb_from_the_csv_equals_the_store(
