@@ -371,14 +371,8 @@ def _rebuild_exposed(conn: Connection, experiment: str, group: list[_Spec]) -> i
     """Recompute every exposed unit's rows of the group's signatures and their sums per
     segment × arm from scratch. One pass over exposed_units ⋈ conversions gives every
     signature's y and x; returns the number of units recomputed."""
-    events, params = _events(group)
-    by_sig, sig_params = _sigs(group)
-    params.update(_spec_params(group))
-    params.update(sig_params, x=experiment, wmax=max(spec.window for spec in group))
-    columns = ", ".join(
-        f"{_per_unit(spec, f'c.ts >= f.t0 AND c.ts < f.t0 + :m{spec.signature}_window')} AS y{i}, "
-        f"{_per_unit(spec, f'c.ts >= f.t0 - :m{spec.signature}_window AND c.ts < f.t0')} AS x{i}"
-        for i, spec in enumerate(group))
+    events, by_sig, params = _group_params(experiment, group)
+    columns = _window_columns(group)
     conn.execute(text(f"DELETE FROM unit_values WHERE experiment = :x{by_sig}"), params)
     conn.execute(text(f"DELETE FROM value_sums WHERE experiment = :x{by_sig}"), params)
     units = int(_scalar(conn, "SELECT COUNT(*) FROM exposed_units WHERE experiment = :x", params))
@@ -419,10 +413,8 @@ def _signature_table(conn: Connection, group: list[_Spec]) -> None:
 def _rebuild_holdout(conn: Connection, experiment: str, group: list[_Spec], send: int | None) -> int:
     """Recompute every held-out unit's rows of the group's signatures and their sums, each
     measured in the window after the first send; none before anything was sent."""
-    events, params = _events(group)
-    by_sig, sig_params = _sigs(group)
-    params.update(_spec_params(group))
-    params.update(sig_params, x=experiment, send=send, wmax=max(spec.window for spec in group))
+    events, by_sig, params = _group_params(experiment, group)
+    params["send"] = send
     conn.execute(text(f"DELETE FROM holdout_values WHERE experiment = :x{by_sig}"), params)
     conn.execute(text(f"DELETE FROM holdout_sums WHERE experiment = :x{by_sig}"), params)
     units = _holdout_size(conn, experiment)
@@ -458,20 +450,33 @@ def _sigs(group: list[_Spec]) -> tuple[str, dict[str, str]]:
         {f"sig{i}": spec.signature for i, spec in enumerate(group)}
 
 
+def _group_params(experiment: str, group: list[_Spec]) -> tuple[str, str, dict[str, Any]]:
+    """What a rebuild or patch of the group's signatures binds: the `c.event IN (…)` list, the
+    `AND signature IN (…)` condition, and every parameter both use (experiment as :x, each
+    spec's event and window, the widest window as :wmax)."""
+    events, params = _events(group)
+    by_sig, sig_params = _sigs(group)
+    params.update(_spec_params(group))
+    params.update(sig_params, x=experiment, wmax=max(spec.window for spec in group))
+    return events, by_sig, params
+
+
+def _window_columns(group: list[_Spec]) -> str:
+    """Per spec i, a unit's y{i} (window after its first exposure) and x{i} (the pre-period)."""
+    return ", ".join(
+        f"{_per_unit(spec, f'c.ts >= f.t0 AND c.ts < f.t0 + :m{spec.signature}_window')} AS y{i}, "
+        f"{_per_unit(spec, f'c.ts >= f.t0 - :m{spec.signature}_window AND c.ts < f.t0')} AS x{i}"
+        for i, spec in enumerate(group))
+
+
 def _patch_exposed(conn: Connection, experiment: str, group: list[_Spec], units: int) -> int:
     """Bring the touched exposed units' rows and the running sums up to date. A unit with a new
     exposure (its first exposure may have moved, or it is new) is recomputed from all its
     events; any other touched unit only gains its new conversions (event ids are unique, so a
     row after the watermark was never counted): added to its old value (revenue) or max'ed
     (conversion). Each replaced unit's old contribution leaves the sums, its new one enters."""
-    events, params = _events(group)
-    by_sig, sig_params = _sigs(group)
-    params.update(_spec_params(group))
-    params.update(sig_params, x=experiment, wmax=max(spec.window for spec in group))
-    columns = ", ".join(
-        f"{_per_unit(spec, f'c.ts >= f.t0 AND c.ts < f.t0 + :m{spec.signature}_window')} AS y{i}, "
-        f"{_per_unit(spec, f'c.ts >= f.t0 - :m{spec.signature}_window AND c.ts < f.t0')} AS x{i}"
-        for i, spec in enumerate(group))
+    events, by_sig, params = _group_params(experiment, group)
+    columns = _window_columns(group)
     joined = f"""JOIN conversions c ON c.unit_id = f.unit_id AND c.event IN ({events})
              AND c.ts >= f.t0 - :wmax AND c.ts < f.t0 + :wmax"""
     # Moved units: every event again. The others: only the conversions after the watermark,
