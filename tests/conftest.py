@@ -33,3 +33,18 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
 
 DEMO_CUSTOMERS = 40_000
 DEMO_SEED = 2026
+
+
+@pytest.fixture(scope="session")
+def spark():  # type: ignore[no-untyped-def]
+    """One local Spark session for the whole test run (starting one takes ~10 s); the Spark
+    tests skip, saying why, only where no Java runtime is installed."""
+    pytest.importorskip("pyspark", reason="pyspark is in the dev extras: pip install -e '.[dev]'")
+    from liftlab.warehouse.spark import java_missing, spark_session
+
+    problem = java_missing()
+    if problem is not None:
+        pytest.skip(problem)
+    session = spark_session("local[2]", app_name="liftlab-tests")
+    yield session
+    session.stop()

@@ -104,9 +104,8 @@ arm = " "
         ("source.bad.url", 2, "source_url"),
         ("source.bad.conversions", 4, "required"),
         ("source.bad.timestamps", 5, "source_timestamps"),
-        ("source.bad.exposures", 3, "source_relation"),  # Parquet needs DuckDB
+        ("source.bad.exposures", 3, "source_relation"),  # Parquet needs DuckDB or Spark
         ("source.pg.exposures", 9, "source_relation"),
-        ("source.cluster.url", 13, "source_url"),  # Spark: declared, not run yet
         ("source.blank.columns.arm", 22, "required"),
     }
 

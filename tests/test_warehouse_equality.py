@@ -2,8 +2,10 @@
 
 The seeded demo store is exported to Parquet and analysed on DuckDB (epoch-µs and TIMESTAMP
 columns), on the SQLite store itself declared as a source, and on PostgreSQL (TIMESTAMPTZ
-columns; when LIFTLAB_TEST_POSTGRES_URL names a server, skipped otherwise). Every field of
-every report equals `analyze(store, ...)` to 1e-9, with and without an `until` cut-off.
+columns; when LIFTLAB_TEST_POSTGRES_URL names a server, skipped otherwise) and on Spark over
+the same Parquet files (one local session for the test run; skipped only without Java).
+Every field of every report equals `analyze(store, ...)` to 1e-9, with and without an
+`until` cut-off.
 """
 
 from __future__ import annotations
@@ -130,6 +132,23 @@ def test_postgresql_source_gives_the_store_reports(lake, experiments_dir: Path) 
                         columns=Columns(unit_id="customer_id", timestamp="event_time"))
         _check(lake["store"], source, _experiments(experiments_dir), engine=engine)
         engine.dispose()
+
+
+def test_spark_over_parquet_gives_the_store_reports(lake, spark, experiments_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = lake["folder"]
+    source = Source("lake", "spark://local[2]", *(str(folder / f"{n}.parquet") for n in TABLES),
+                    timestamps="epoch_us")
+    _check(lake["store"], source, _experiments(experiments_dir), spark=spark)
+
+
+def test_spark_timestamps_renamed_columns_and_catalog_tables(lake, spark, experiments_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """TIMESTAMP columns under other names, read from tables in the session's catalog."""
+    folder = lake["folder"]
+    for name in TABLES:
+        spark.read.parquet(str(folder / f"{name}_tz.parquet")).createOrReplaceTempView(f"lake_{name}")
+    source = Source("lake", "spark://local[2]", *(f"lake_{n}" for n in TABLES),
+                    columns=Columns(unit_id="customer_id", timestamp="event_time"))
+    _check(lake["store"], source, _experiments(experiments_dir)[:1], spark=spark)
 
 
 def test_timeline_from_a_source_is_the_store_timeline(lake, experiments_dir: Path) -> None:  # type: ignore[no-untyped-def]

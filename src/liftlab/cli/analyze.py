@@ -162,7 +162,8 @@ def _analyze_source(
     from liftlab.warehouse.analysis import analyze_source, source_engine
     from liftlab.warehouse.timeline import source_timeline
 
-    engine = source_engine(source)
+    # One engine for the report and the timeline (a Spark source keeps its session instead).
+    engine = source_engine(source) if source.engine_name != "spark" else None
     try:
         report = analyze_source(source, experiment, alpha=alpha, correction=correction,
                                 use_cuped=not no_cuped, margin=margin, engine=engine,
@@ -172,7 +173,8 @@ def _analyze_source(
             return
         shown = source_timeline(source, experiment, alpha=alpha, engine=engine) if fmt == "html" else None
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
     text = render(report, fmt, shown)
     if out is None:
         click.echo(text)

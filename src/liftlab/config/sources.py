@@ -16,11 +16,14 @@ from enum import Enum
 #: How a relation's timestamp column is stored: a TIMESTAMP, or integer epoch microseconds
 #: (what the liftlab store keeps).
 TIMESTAMP_KINDS = ("timestamp", "epoch_us")
-#: Engines phase 1 runs on (the URL's scheme before any "+driver").
-ENGINES = ("duckdb", "sqlite", "postgresql")
+#: Engines liftlab runs sources on (the URL's scheme before any "+driver"); `spark://HOST:PORT`
+#: or `spark://local[N]` is a Spark master (liftlab.warehouse.spark).
+ENGINES = ("duckdb", "sqlite", "postgresql", "spark")
+#: Engines that read Parquet globs as relations.
+PARQUET_ENGINES = ("duckdb", "spark")
 #: Engines that are declared the same way but not run yet (the warehouses' SQL is rendered
 #: and compile-tested: liftlab.warehouse.dialects, docs/scale.md).
-COMING = ("spark", "bigquery", "snowflake", "databricks")
+COMING = ("bigquery", "snowflake", "databricks")
 
 
 class RelationKind(Enum):

@@ -21,7 +21,15 @@ from liftlab.config.loading import (
     read_project_file,
 )
 from liftlab.config.model import HASH_VERSIONS, METRIC_KINDS, Experiment, Project
-from liftlab.config.sources import COMING, ENGINES, TIMESTAMP_KINDS, RelationKind, Source, relation_kind
+from liftlab.config.sources import (
+    COMING,
+    ENGINES,
+    PARQUET_ENGINES,
+    TIMESTAMP_KINDS,
+    RelationKind,
+    Source,
+    relation_kind,
+)
 from liftlab.config.tomlfile import KeyLocator, read_toml
 from liftlab.errors import ConfigError
 from liftlab.lifecycle.catalog import SEGMENT_NAMES, is_segment
@@ -290,8 +298,9 @@ def source_findings(source: Source, file: str = "<python>",
     for role, relation in source.relations().items():
         if not relation.strip():
             add(role, "must name a table, a Parquet glob or a SQL query", "required")
-        elif relation_kind(relation) is RelationKind.PARQUET and engine not in ("duckdb", *COMING):
-            add(role, f"a Parquet relation needs a duckdb:// engine, not {engine!r}", "source_relation")
+        elif relation_kind(relation) is RelationKind.PARQUET and engine not in (*PARQUET_ENGINES, *COMING):
+            add(role, f"a Parquet relation needs a duckdb:// or spark:// engine, not {engine!r}",
+                "source_relation")
     if source.timestamps not in TIMESTAMP_KINDS:
         add("timestamps", f"{source.timestamps!r} is not one of {', '.join(TIMESTAMP_KINDS)}",
             "source_timestamps")

@@ -8,10 +8,11 @@ always the full queries: there is no materialised copy to refresh), handed to th
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine
 
@@ -26,10 +27,38 @@ from liftlab.stats import CovariateSample, Sample
 from liftlab.warehouse.queries import arm_sums, holdout_sums
 from liftlab.warehouse.relations import relation
 
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from liftlab.warehouse.spark import SparkConnection
+
 
 def source_engine(source: Source) -> Engine:
     """A SQLAlchemy engine for the source's URL (duckdb:// needs `liftlab[duckdb]`)."""
     return create_engine(source.url)
+
+
+@contextmanager
+def source_connection(
+    source: Source, engine: Engine | None = None, spark: SparkSession | None = None
+) -> Iterator[Any]:
+    """A connection the analysis queries run on: a SQLAlchemy connection (over `engine`
+    when given, else one made and disposed of here), or for a `spark://` source a
+    `SparkConnection` over `spark` or the session for its master (`liftlab[spark]`)."""
+    if source.engine_name == "spark":
+        from liftlab.warehouse.spark import spark_connection
+
+        with spark_connection(source.url, spark) as connection:
+            yield connection
+        return
+    owned = engine is None
+    engine = engine if engine is not None else source_engine(source)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        if owned:
+            engine.dispose()
 
 
 def query_params(experiment: Experiment, metric: Metric, until: datetime | None) -> dict[str, Any]:
@@ -39,7 +68,7 @@ def query_params(experiment: Experiment, metric: Metric, until: datetime | None)
 
 
 def source_aggregate(
-    conn: Connection, source: Source, experiment: Experiment, metric: Metric, *,
+    conn: Connection | SparkConnection, source: Source, experiment: Experiment, metric: Metric, *,
     until: datetime | None = None,
 ) -> ArmStats:
     """Per segment × arm, one metric's `CovariateSample` computed in the source's engine:
@@ -53,7 +82,7 @@ def source_aggregate(
 
 
 def source_holdout_aggregate(
-    conn: Connection, source: Source, experiment: Experiment, metric: Metric, *,
+    conn: Connection | SparkConnection, source: Source, experiment: Experiment, metric: Metric, *,
     until: datetime | None = None,
 ) -> HoldoutStats:
     """The programme vs the global holdout in the source's engine, as
@@ -82,6 +111,7 @@ def analyze_source(
     allow: Collection[str] = (),
     engine: Engine | None = None,
     project_file: str | Path | None = None,
+    spark: SparkSession | None = None,
 ) -> Report:
     """The uplift report for `experiment` from a declared source, as `liftlab.analyze` gives
     it from the store: only aggregates leave the engine.
@@ -89,21 +119,17 @@ def analyze_source(
     The source and the experiment are validated first (ConfigError with the findings;
     `project_file` lets a source's findings name its file and line). `expected_shares`
     defaults to the experiment's weights (a source keeps no config versions). `engine`
-    reuses an open engine (e.g. one DuckDB connection holding registered tables).
+    reuses an open engine (e.g. one DuckDB connection holding registered tables); `spark`
+    is the session a `spark://` source runs on (default: the active one, or a new one on
+    the URL's master).
     """
     check_experiment(experiment, allow=allow)
     check_source(source, project_file)
-    owned = engine is None
-    engine = engine if engine is not None else source_engine(source)
-    try:
-        with engine.connect() as conn:
-            stats = {m.key: source_aggregate(conn, source, experiment, m, until=until)
-                     for m in experiment.metrics}
-            holdout = {m.key: source_holdout_aggregate(conn, source, experiment, m, until=until)
-                       for m in experiment.metrics}
-    finally:
-        if owned:
-            engine.dispose()
+    with source_connection(source, engine, spark) as conn:
+        stats = {m.key: source_aggregate(conn, source, experiment, m, until=until)
+                 for m in experiment.metrics}
+        holdout = {m.key: source_holdout_aggregate(conn, source, experiment, m, until=until)
+                   for m in experiment.metrics}
     return build_report(
         experiment, stats, holdout=holdout, expected_shares=expected_shares, margin=margin,
         alpha=alpha, correction=correction, use_cuped=use_cuped, target_mde=target_mde,

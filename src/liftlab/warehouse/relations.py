@@ -87,7 +87,9 @@ def _raw(source: Source, role: str, relation: str) -> FromClause:
     if kind is RelationKind.TABLE:
         schema, _, name = relation.strip().rpartition(".")
         return table(name, *(column(n) for n in names), schema=schema or None).alias(f"{role}_raw")
-    if kind is RelationKind.PARQUET:
+    if kind is RelationKind.PARQUET and source.engine_name == "spark":
+        query = "SELECT * FROM parquet.`{}`".format(relation.strip().replace("`", "``"))
+    elif kind is RelationKind.PARQUET:
         quoted = relation.strip().replace("'", "''")
         query = f"SELECT * FROM read_parquet('{quoted}')"
     else:
