@@ -91,3 +91,27 @@ def test_unknown_key_and_unknown_source_exit_2(folder: Path) -> None:
 def test_source_needs_a_declaration_file(folder: Path) -> None:
     result = CliRunner().invoke(cli, ["analyze", "winback-2026q4", "--source", "lake"])
     assert result.exit_code == 2 and "declaration file" in result.output
+
+
+def test_analyze_a_spark_source(folder: Path, spark) -> None:  # type: ignore[no-untyped-def]
+    """A `spark://local[N]` source through the CLI (the test run's session is the active one,
+    so the command runs on it): the JSON equals the DuckDB source's. (The HTML timeline is one
+    Spark query per metric and day, minutes on 2 cores: its `until` cut-off is tested in
+    test_warehouse_equality.)"""
+    project = folder / "liftlab.toml"
+    project.write_text(project.read_text(encoding="utf-8") + """
+[source.cluster]
+url = "spark://local[2]"
+exposures = "../lake/exposures.parquet"
+conversions = "../lake/conversions.parquet"
+assignments = "../lake/assignments.parquet"
+timestamps = "epoch_us"
+""", encoding="utf-8")
+    runner = CliRunner()
+    args = ["analyze", str(folder / "winback_q4.toml"), "--format", "json"]
+    on_spark = runner.invoke(cli, [*args, "--source", "cluster"])
+    on_duckdb = runner.invoke(cli, [*args, "--source", "lake"])
+    assert on_spark.exit_code == 0 and on_duckdb.exit_code == 0, on_spark.output + on_duckdb.output
+    found, expected = json.loads(on_spark.output), json.loads(on_duckdb.output)
+    found.pop("generated_at"), expected.pop("generated_at")
+    assert _differences(expected, found) == []

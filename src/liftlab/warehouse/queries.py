@@ -22,7 +22,6 @@ from sqlalchemy import (
     func,
     literal,
     select,
-    true,
     union_all,
 )
 from sqlalchemy.sql import ColumnElement, FromClause
@@ -66,38 +65,38 @@ def _events_of(unit: ColumnElement[Any], conversions: FromClause) -> ColumnEleme
 def arm_sums(exposures: FromClause, conversions: FromClause, kind: str) -> Select[Any]:
     """Per segment × arm: n, sum, sum_sq, x_sum, x_sum_sq, xy_sum, ordered by segment, arm.
 
-    Units without any event in [t0 − window, t0 + window) have y = x = 0: they count in n and
-    add nothing to the sums, so only units with events are grouped one by one.
+    Each exposed unit's y and x come from one outer join of its first exposure to its events
+    in [t0 − window, t0 + window): a unit without any has y = x = 0 and still counts in n. The
+    first exposures are referenced once, so an engine that inlines CTEs (Spark) ranks the
+    exposures once per query.
     """
     first = first_exposures(exposures)
     f, c = first.c, conversions.c
-    counts = (select(f.segment, f.arm, func.count().label("n"))
-              .group_by(f.segment, f.arm).subquery("counts"))
     window = and_(_events_of(f.unit_id, conversions), c.ts >= f.t0 - _WINDOW, c.ts < f.t0 + _WINDOW)
-    hits = (
+    units = (
         select(f.segment, f.arm, _per_unit(kind, c.value, c.ts >= f.t0).label("y"),
                _per_unit(kind, c.value, c.ts < f.t0).label("x"))
-        .select_from(first.join(conversions, window))
+        .select_from(first.outerjoin(conversions, window))
         .group_by(f.segment, f.arm, f.unit_id)
-        .subquery("hits")
+        .subquery("units")
     )
-    h = hits.c
-    sums = (
-        select(h.segment, h.arm, func.sum(h.y).label("s"), func.sum(h.y * h.y).label("s2"),
-               func.sum(h.x).label("sx"), func.sum(h.x * h.x).label("sx2"),
-               func.sum(h.x * h.y).label("sxy"))
-        .group_by(h.segment, h.arm)
-        .subquery("sums")
-    )
-    k, s = counts.c, sums.c
+    u = units.c
     return (
-        select(k.segment, k.arm, k.n,
-               func.coalesce(s.s, _ZERO).label("sum"), func.coalesce(s.s2, _ZERO).label("sum_sq"),
-               func.coalesce(s.sx, _ZERO).label("x_sum"), func.coalesce(s.sx2, _ZERO).label("x_sum_sq"),
-               func.coalesce(s.sxy, _ZERO).label("xy_sum"))
-        .select_from(counts.outerjoin(sums, and_(s.segment == k.segment, s.arm == k.arm)))
-        .order_by(k.segment, k.arm)
+        select(u.segment, u.arm, func.count().label("n"), func.sum(u.y).label("sum"),
+               func.sum(u.y * u.y).label("sum_sq"), func.sum(u.x).label("x_sum"),
+               func.sum(u.x * u.x).label("x_sum_sq"), func.sum(u.x * u.y).label("xy_sum"))
+        .group_by(u.segment, u.arm)
+        .order_by(u.segment, u.arm)
     )
+
+
+def _role_row(role: str, units: FromClause) -> Select[Any]:
+    """One row (role, n, sum, sum_sq) over per-unit values `units.c.y` (n = 0 and zero sums
+    when there are no units)."""
+    y = units.c.y
+    return select(literal(role).label("role"), func.count().label("n"),
+                  func.coalesce(func.sum(y), _ZERO).label("sum"),
+                  func.coalesce(func.sum(y * y), _ZERO).label("sum_sq")).select_from(units)
 
 
 def holdout_sums(
@@ -108,37 +107,29 @@ def holdout_sums(
     global-holdout units in the window after its first send (n = 0 before any send)."""
     first = first_exposures(exposures)
     f, c = first.c, conversions.c
-    everything = true()  # every joined event counts (the window is in the join)
+    matched = c.ts.is_not(None)  # every joined event counts (the window is in the join)
     campaigned = (
-        select(_per_unit(kind, c.value, everything).label("y"))
-        .select_from(first.join(conversions, and_(_events_of(f.unit_id, conversions),
-                                                  c.ts >= f.t0, c.ts < f.t0 + _WINDOW)))
+        select(_per_unit(kind, c.value, matched).label("y"))
+        .select_from(first.outerjoin(conversions, and_(_events_of(f.unit_id, conversions),
+                                                       c.ts >= f.t0, c.ts < f.t0 + _WINDOW)))
         .group_by(f.segment, f.arm, f.unit_id)
         .subquery("campaigned")
     )
-    exposed = select(func.count()).select_from(first).scalar_subquery()
-    rows = [select(literal("campaigned").label("role"), exposed.label("n"),
-                   func.coalesce(func.sum(campaigned.c.y), _ZERO).label("sum"),
-                   func.coalesce(func.sum(campaigned.c.y * campaigned.c.y), _ZERO).label("sum_sq"))
-            .select_from(campaigned)]
+    rows = [_role_row("campaigned", campaigned)]
     if assignments is not None:
-        a = assignments.c
-        send = select(func.min(f.t0).label("t0")).subquery("send")
-        is_held = and_(a.experiment == _EXPERIMENT, a.holdout == 1)
+        a, e = assignments.c, exposures.c
+        # The first send is the earliest exposure: a plain minimum, no ranking.
+        send = (select(func.min(e.ts).label("t0"))
+                .where(e.experiment == _EXPERIMENT, e.ts < _UNTIL).subquery("send"))
         held = (
-            select(_per_unit(kind, c.value, everything).label("y"))
-            .select_from(assignments.join(send, true()).join(
-                conversions, and_(_events_of(a.unit_id, conversions),
-                                  c.ts >= send.c.t0, c.ts < send.c.t0 + _WINDOW)))
-            .where(is_held)
+            select(_per_unit(kind, c.value, matched).label("y"))
+            .select_from(
+                assignments.join(send, send.c.t0.is_not(None)).outerjoin(
+                    conversions, and_(_events_of(a.unit_id, conversions),
+                                      c.ts >= send.c.t0, c.ts < send.c.t0 + _WINDOW)))
+            .where(a.experiment == _EXPERIMENT, a.holdout == 1)
             .group_by(a.unit_id)
             .subquery("held")
         )
-        sent = select(func.min(f.t0)).select_from(first).scalar_subquery()
-        held_n = select(func.count()).select_from(assignments).where(is_held).scalar_subquery()
-        rows.append(select(literal("holdout").label("role"),
-                           case((sent.is_(None), 0), else_=held_n).label("n"),
-                           func.coalesce(func.sum(held.c.y), _ZERO).label("sum"),
-                           func.coalesce(func.sum(held.c.y * held.c.y), _ZERO).label("sum_sq"))
-                    .select_from(held))
+        rows.append(_role_row("holdout", held))
     return union_all(*rows) if len(rows) > 1 else rows[0]  # type: ignore[return-value]
