@@ -172,6 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--folder", type=Path, default=Path("bench_scale_data"))
     parser.add_argument("--sqlite-max", default="10M")
     parser.add_argument("--spark-master", default="local[2]")
+    parser.add_argument("--spark-memory", default="6g", help="the local driver's heap")
     args = parser.parse_args(argv)
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     engines = args.engines.split(",")
@@ -182,7 +183,8 @@ def main(argv: list[str] | None = None) -> None:
     if "spark" in engines:
         from liftlab.warehouse.spark import spark_session
 
-        seconds, spark = _timed(lambda: spark_session(args.spark_master, "liftlab-bench-scale"))
+        seconds, spark = _timed(lambda: spark_session(
+            args.spark_master, "liftlab-bench-scale", {"spark.driver.memory": args.spark_memory}))
         print(f"Spark session on {args.spark_master} started in {seconds:.1f} s (not counted)")
 
     timings: list[Timing] = []

@@ -60,8 +60,11 @@ def quiet_pandas_warning() -> None:
                             category=FutureWarning)
 
 
-def spark_session(master: str = "local[*]", app_name: str = "liftlab") -> SparkSession:
-    """The active Spark session, or a new one on `master` with `SESSION_CONFIG`.
+def spark_session(
+    master: str = "local[*]", app_name: str = "liftlab", config: Mapping[str, str] | None = None
+) -> SparkSession:
+    """The active Spark session, or a new one on `master` with `SESSION_CONFIG` and `config`
+    (e.g. `{"spark.driver.memory": "8g"}`, which only a new session takes).
 
     Python workers run this interpreter (PYSPARK_PYTHON, unless set), so UDFs see the same
     liftlab and numpy as the driver.
@@ -75,7 +78,7 @@ def spark_session(master: str = "local[*]", app_name: str = "liftlab") -> SparkS
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.master(master).appName(app_name)
-    for key, value in SESSION_CONFIG.items():
+    for key, value in {**SESSION_CONFIG, **(config or {})}.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
 
