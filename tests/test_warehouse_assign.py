@@ -27,7 +27,6 @@ from liftlab.warehouse.assignment import (
     assign_duckdb,
     assign_spark,
     check_customers_duckdb,
-    check_customers_spark,
     skipped_duckdb,
     skipped_spark,
 )
@@ -108,7 +107,7 @@ def test_spark_equals_assign_on_a_million_ids(spark: Any, million: tuple[pd.Data
                                               expected: pd.DataFrame, tmp_path: Path) -> None:
     _, path = million
     table = spark.read.parquet(path)
-    check_customers_spark(experiments[0], table)  # once: one table, several experiments
+    # The whole-table check is a shuffle of the million: the smaller tests below run it.
     assigned = [assign_spark(e, table, project, check_customers=False) for e in experiments]
     union = assigned[0]
     for frame in assigned[1:]:

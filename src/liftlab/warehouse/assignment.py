@@ -1,4 +1,4 @@
-"""Assignment where the customers already live: Spark (`mapInPandas`) and DuckDB (an Arrow UDF).
+"""Assignment where the customers already live: Spark (`mapInArrow`) and DuckDB (an Arrow UDF).
 
 Both engines hand Arrow batches of (unit id, segment) to the very function the in-process
 path uses, `liftlab.assignment.arms.assign`, so every customer gets the same bucket, arm and
@@ -55,6 +55,9 @@ SPARK_SCHEMA = ("experiment string, unit_id string, segment string, arm string, 
 WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
 
 _EXAMPLES = 3
+_ARROW_SCHEMA = pa.schema([("experiment", pa.string()), ("unit_id", pa.string()), ("segment", pa.string()),
+                          ("arm", pa.string()), ("bucket", pa.float64()), ("holdout", pa.bool_())])
+_SKIPPED_SCHEMA = pa.schema([("reason", pa.string()), ("customers", pa.int64())])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,12 +177,17 @@ def check_customers_spark(experiment: Experiment, customers: SparkFrame, *,
     frame = _spark_customers(customers, id_column, segment_column)
     unit_id = F.col("unit_id")
     tests = _spark_tests(unit_id, F.col("segment"), experiment)
-    row = frame.agg(
-        F.count(F.lit(1)).alias("rows"),
-        F.sum(tests["missing"].cast("long")).alias("missing_ids"),
-        F.sum(tests["blank"].cast("long")).alias("blank_ids"),
-        (F.count(unit_id) - F.count_distinct(unit_id)).alias("duplicate_ids"),
-        F.sum(tests["unknown"].cast("long")).alias("unknown_segments"),
+    # Rows per id first (one hash aggregate, partial on each partition), then the totals: the
+    # id tests run once per distinct id, and duplicates are the rows beyond each id's first.
+    per_id = frame.groupBy("unit_id").agg(F.count(F.lit(1)).alias("n"),
+                                          F.sum(tests["unknown"].cast("long")).alias("unknown"))
+    n = F.col("n")
+    row = per_id.agg(
+        F.sum(n).alias("rows"),
+        F.sum(F.when(tests["missing"], n).otherwise(0)).alias("missing_ids"),
+        F.sum(F.when(tests["blank"], n).otherwise(0)).alias("blank_ids"),
+        F.sum(F.when(unit_id.isNotNull() & (n > 1), n - 1).otherwise(0)).alias("duplicate_ids"),
+        F.sum("unknown").alias("unknown_segments"),
     ).collect()[0]
     counts = CustomerCounts(**{key: int(value or 0) for key, value in row.asDict().items()})
 
@@ -198,20 +206,26 @@ def check_customers_spark(experiment: Experiment, customers: SparkFrame, *,
     return counts
 
 
+def _arrow_batch(batch: pa.RecordBatch) -> pd.DataFrame:
+    return _batch_frame(batch.column("unit_id"), batch.column("segment"))
+
+
 def _assign_batches(experiment: Experiment, project: Project | None,
-                    batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    """`assign` on each Arrow batch (runs on the Spark workers)."""
+                    batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """`assign` on each Arrow batch (runs on the Spark workers). `mapInArrow`, not
+    `mapInPandas`: pyspark's own pandas conversion costs more than the hashing."""
     for batch in batches:
-        yield assign(experiment, _batch_frame(batch["unit_id"], batch["segment"]), project).assignments
+        assigned = assign(experiment, _arrow_batch(batch), project).assignments
+        yield pa.RecordBatch.from_pandas(assigned, schema=_ARROW_SCHEMA, preserve_index=False)
 
 
 def _skipped_batches(experiment: Experiment, project: Project | None,
-                     batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+                     batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """`assign`'s skipped counts per Arrow batch, one row per reason (runs on the workers)."""
     for batch in batches:
-        skipped = assign(experiment, _batch_frame(batch["unit_id"], batch["segment"]), project).skipped
-        yield pd.DataFrame({"reason": list(skipped), "customers": list(skipped.values())},
-                           columns=["reason", "customers"]).astype({"customers": "int64"})
+        skipped = assign(experiment, _arrow_batch(batch), project).skipped
+        yield pa.RecordBatch.from_pydict({"reason": list(skipped), "customers": list(skipped.values())},
+                                         schema=_SKIPPED_SCHEMA)
 
 
 def assign_spark(experiment: Experiment, customers: SparkFrame, project: Project | None = None, *,
@@ -222,7 +236,7 @@ def assign_spark(experiment: Experiment, customers: SparkFrame, project: Project
 
     The experiment is validated (ConfigError) and the customers checked in the engine
     (`check_customers_spark`, one aggregate job: DataError naming the field) before the
-    frame is returned; the hashing runs in `mapInPandas` on the workers when the frame is
+    frame is returned; the hashing runs in `mapInArrow` on the workers when the frame is
     used. `id_column` defaults to the first of unit_id / customer_id, as `assign` reads;
     integer ids are hashed as their decimal text, as `assign` does. `check_customers=False`
     skips the aggregate when the caller has run `check_customers_spark` on these customers
@@ -234,7 +248,7 @@ def assign_spark(experiment: Experiment, customers: SparkFrame, project: Project
     frame = _spark_customers(customers, id_column, segment_column)
     # A segment without a campaign is never assigned: those rows need not reach Python.
     in_campaign = frame.where(frame["segment"].isin(list(experiment.segments)))
-    return in_campaign.mapInPandas(functools.partial(_assign_batches, experiment, project), SPARK_SCHEMA)
+    return in_campaign.mapInArrow(functools.partial(_assign_batches, experiment, project), SPARK_SCHEMA)
 
 
 def skipped_spark(experiment: Experiment, customers: SparkFrame, project: Project | None = None, *,
@@ -248,7 +262,7 @@ def skipped_spark(experiment: Experiment, customers: SparkFrame, project: Projec
 
     check_experiment(experiment, project=project)
     frame = _spark_customers(customers, id_column, segment_column)
-    counts = (frame.mapInPandas(functools.partial(_skipped_batches, experiment, project),
+    counts = (frame.mapInArrow(functools.partial(_skipped_batches, experiment, project),
                                 "reason string, customers long")
               .groupBy("reason").agg(F.sum("customers").alias("customers")).collect())
     return _in_assign_order({row["reason"]: int(row["customers"]) for row in counts})
