@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,8 +51,12 @@ __all__ = [
 SPARK_SCHEMA = ("experiment string, unit_id string, segment string, arm string, "
                 "bucket double, holdout boolean")
 
-#: Every character `str.strip` removes: an id made only of these is blank, as `assign` sees it.
-WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+
+@functools.cache
+def whitespace() -> str:
+    """Every character `str.strip` removes: an id made only of these is blank, as `assign`
+    sees it (both engines' `translate` deletes them, leaving '' for a blank id)."""
+    return "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
 
 _EXAMPLES = 3
 _ARROW_SCHEMA = pa.schema([("experiment", pa.string()), ("unit_id", pa.string()), ("segment", pa.string()),
@@ -82,7 +86,7 @@ def _known_segments(experiment: Experiment) -> list[str]:
 
 
 def _raise_for(counts: CustomerCounts, id_column: str, segment_column: str,
-               examples: Any) -> None:
+               examples: Callable[[str], str]) -> None:
     """DataError for the first problem `assign` would report, in its order; `examples(kind)`
     fetches a few offending rows from the engine (only when there is a problem)."""
     if counts.missing_ids:
@@ -119,14 +123,15 @@ def _check_segment_column(columns: list[str], segment_column: str) -> None:
 
 
 def _id_kind(type_name: str, id_column: str) -> str:
-    """'text' or 'integer' for an id column's engine type; DataError for any other, as
-    `assign` refuses decimals (an id read as 1.0 is not the customer "1")."""
+    """'text', or 'cast' for ids read as their text (integers in decimal, as `assign` hashes
+    them; DuckDB UUIDs as `str(uuid)`), by the id column's engine type; DataError for any
+    other, as `assign` refuses decimals (an id read as 1.0 is not the customer "1")."""
     name = type_name.lower()
     if name in ("string", "varchar") or name.startswith(("varchar(", "char(")):
         return "text"
     if name in ("tinyint", "smallint", "int", "integer", "bigint", "hugeint", "utinyint",
-                "usmallint", "uinteger", "ubigint", "uhugeint", "byte", "short", "long"):
-        return "integer"
+                "usmallint", "uinteger", "ubigint", "uhugeint", "byte", "short", "long", "uuid"):
+        return "cast"
     if name.startswith(("decimal", "float", "double", "real")):
         raise DataError("unit ids must be strings or integers, not decimals", field=id_column)
     raise DataError(f"unit ids must be strings or integers, got {type_name}", field=id_column)
@@ -162,7 +167,7 @@ def _spark_tests(unit_id: Any, segment: Any, experiment: Experiment) -> dict[str
 
     return {
         "missing": unit_id.isNull(),
-        "blank": unit_id.isNotNull() & (F.translate(unit_id, WHITESPACE, "") == ""),
+        "blank": unit_id.isNotNull() & (F.translate(unit_id, whitespace(), "") == ""),
         "unknown": segment.isNull() | ~segment.isin(_known_segments(experiment)),
     }
 
@@ -252,7 +257,8 @@ def assign_spark(experiment: Experiment, customers: SparkFrame, project: Project
 
 
 def skipped_spark(experiment: Experiment, customers: SparkFrame, project: Project | None = None, *,
-                  id_column: str | None = None, segment_column: str = "segment") -> dict[str, int]:
+                  id_column: str | None = None, segment_column: str = "segment",
+                  check_customers: bool = True) -> dict[str, int]:
     """Customers `assign_spark` leaves out, by reason — the keys of `assign`'s `skipped`.
 
     `assign` runs per batch on the workers and only (reason, count) rows come back, summed
@@ -261,6 +267,8 @@ def skipped_spark(experiment: Experiment, customers: SparkFrame, project: Projec
     from pyspark.sql import functions as F
 
     check_experiment(experiment, project=project)
+    if check_customers:
+        check_customers_spark(experiment, customers, id_column=id_column, segment_column=segment_column)
     frame = _spark_customers(customers, id_column, segment_column)
     counts = (frame.mapInArrow(functools.partial(_skipped_batches, experiment, project),
                                 "reason string, customers long")
@@ -321,7 +329,7 @@ def _duckdb_tests(unit_id: str, segment: str, experiment: Experiment) -> dict[st
     known = ", ".join(_literal(s) for s in _known_segments(experiment))
     return {
         "missing": f"{unit_id} IS NULL",
-        "blank": f"translate({unit_id}, {_literal(WHITESPACE)}, '') = ''",
+        "blank": f"translate({unit_id}, {_literal(whitespace())}, '') = ''",
         "unknown": f"({segment} IS NULL OR {segment} NOT IN ({known}))",
     }
 
@@ -421,7 +429,7 @@ def assign_duckdb(connection: duckdb.DuckDBPyConnection, experiment: Experiment,
 def skipped_duckdb(connection: duckdb.DuckDBPyConnection, experiment: Experiment,
                    customers: duckdb.DuckDBPyRelation | str, project: Project | None = None, *,
                    id_column: str | None = None, segment_column: str = "segment",
-                   batch_rows: int = 1_000_000) -> dict[str, int]:
+                   check_customers: bool = True, batch_rows: int = 1_000_000) -> dict[str, int]:
     """Customers `assign_duckdb` leaves out, by reason — the keys of `assign`'s `skipped`.
 
     DuckDB runs in this process: the (unit_id, segment) columns stream through `assign` in
@@ -429,6 +437,8 @@ def skipped_duckdb(connection: duckdb.DuckDBPyConnection, experiment: Experiment
     """
     check_experiment(experiment, project=project)
     relation = duckdb_relation(connection, customers)
+    if check_customers:
+        check_customers_duckdb(experiment, relation, id_column=id_column, segment_column=segment_column)
     _, select = _duckdb_customers(relation, id_column, segment_column)
     total: Counter[str] = Counter()
     reader = relation.query(_VIEW, select).to_arrow_reader(batch_rows)
