@@ -8,7 +8,7 @@ engine assigns the three demo experiments (global holdout, layers) from that fil
 writes the assignments back as Parquet; the time covers the engine's whole-table check, the
 hashing and the write. The baseline (issue #16 item 3) is `assign()` in this process on the
 same customers already in memory as a pandas frame — no file read, no write. Rows are
-customers × experiments per second.
+customers × experiments per second; ratio = liftlab rows/s ÷ baseline rows/s.
 
 Spark runs `local[2]`, its session started before the clock (~10 s, once per application).
 Each engine runs the whole batch twice and keeps the faster run (the first Spark job also
@@ -21,14 +21,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from liftlab import load_experiments, load_project
+from liftlab import Experiment, Project, load_experiments, load_project
 from liftlab.assignment.arms import assign
 from liftlab.lifecycle.catalog import SEGMENT_NAMES
 
@@ -53,10 +55,42 @@ def best_of(runs: int, work: Callable[[], int]) -> tuple[float, int]:
     return min(times), rows
 
 
-def main(sizes: list[int]) -> None:
+def in_process(frame: pd.DataFrame, experiments: list[Experiment], project: Project) -> int:
+    """The baseline: `assign()` on the customers already in memory."""
+    return sum(len(assign(e, frame, project).assignments) for e in experiments)
+
+
+def on_duckdb(source: str, folder: Path, experiments: list[Experiment], project: Project) -> int:
+    """Each experiment assigned by DuckDB's UDF from the Parquet file and copied to Parquet."""
     import duckdb
 
-    from liftlab.warehouse.assignment import assign_duckdb, assign_spark
+    from liftlab.warehouse.assignment import assign_duckdb
+
+    connection = duckdb.connect()
+    total = 0
+    for number, experiment in enumerate(experiments):
+        out = str(folder / f"duckdb_{number}.parquet")
+        relation = assign_duckdb(connection, experiment, source, project)
+        relation.query("a", f"COPY (SELECT * FROM a) TO '{out}' (FORMAT parquet)")
+        total += connection.sql(f"SELECT count(*) FROM '{out}'").fetchone()[0]
+    return total
+
+
+def on_spark(spark: Any, source: str, folder: Path, experiments: list[Experiment],
+             project: Project) -> int:
+    """Each experiment assigned by Spark from the Parquet file and written as Parquet."""
+    from liftlab.warehouse.assignment import assign_spark
+
+    table = spark.read.parquet(source)
+    total = 0
+    for number, experiment in enumerate(experiments):
+        out = str(folder / f"spark_{number}")
+        assign_spark(experiment, table, project).write.mode("overwrite").parquet(out)
+        total += spark.read.parquet(out).count()
+    return total
+
+
+def main(sizes: list[int]) -> None:
     from liftlab.warehouse.spark import spark_session
 
     experiments = load_experiments(ROOT / "experiments")
@@ -67,41 +101,23 @@ def main(sizes: list[int]) -> None:
     print(f"{'ids':>11} {'engine':<16} {'liftlab s':>10} {'rows/s':>12} {'baseline s':>11} "
           f"{'rows/s':>12} {'ratio':>7}")
     for n in sizes:
-        with tempfile.TemporaryDirectory() as folder:
+        with tempfile.TemporaryDirectory() as name:
+            folder = Path(name)
             frame = customers(n)
-            source = str(Path(folder) / "customers.parquet")
+            source = str(folder / "customers.parquet")
             pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source)
             units = n * len(experiments)
-
-            def in_process() -> int:
-                return sum(len(assign(e, frame, project).assignments) for e in experiments)
-
-            def on_duckdb() -> int:
-                connection = duckdb.connect()
-                total = 0
-                for number, experiment in enumerate(experiments):
-                    out = str(Path(folder) / f"duckdb_{number}.parquet")
-                    relation = assign_duckdb(connection, experiment, source, project)
-                    relation.query("a", f"COPY (SELECT * FROM a) TO '{out}' (FORMAT parquet)")
-                    total += connection.sql(f"SELECT count(*) FROM '{out}'").fetchone()[0]
-                return total
-
-            def on_spark() -> int:
-                table = spark.read.parquet(source)
-                total = 0
-                for number, experiment in enumerate(experiments):
-                    out = str(Path(folder) / f"spark_{number}")
-                    assign_spark(experiment, table, project).write.mode("overwrite").parquet(out)
-                    total += spark.read.parquet(out).count()
-                return total
-
-            baseline, expected = best_of(2, in_process)
-            for engine, work in (("DuckDB UDF", on_duckdb), ("Spark local[2]", on_spark)):
+            baseline, expected = best_of(2, partial(in_process, frame, experiments, project))
+            engines: list[tuple[str, Callable[[], int]]] = [
+                ("DuckDB UDF", partial(on_duckdb, source, folder, experiments, project)),
+                ("Spark local[2]", partial(on_spark, spark, source, folder, experiments, project)),
+            ]
+            for engine, work in engines:
                 seconds, rows = best_of(2, work)
                 assert rows == expected, (engine, rows, expected)
                 print(f"{n:>11,} {engine:<16} {seconds:>10.2f} {units / seconds:>12,.0f} "
-                      f"{baseline:>11.2f} {units / baseline:>12,.0f} {baseline / seconds:>7.3f}")
-            del frame
+                      f"{baseline:>11.2f} {units / baseline:>12,.0f} {baseline / seconds:>7.3f}",
+                      flush=True)
 
 
 if __name__ == "__main__":
