@@ -32,7 +32,7 @@ from liftlab.warehouse.assignment import (
     skipped_duckdb,
     skipped_spark,
 )
-from liftlab.warehouse.send_list import write_send_list
+from liftlab.warehouse.send_list import send_list, write_send_list
 
 duckdb = pytest.importorskip("duckdb")
 
@@ -311,3 +311,21 @@ def test_bad_input_raises_on_spark_before_any_assignment(spark: Any, problem: st
         assign_spark(experiments[2], table, project)
     assert caught.value.field == field
 
+
+
+def test_send_list_keeps_quotes_braces_and_backslashes_in_channels(spark: Any, experiments: list[Experiment],
+                                                                   project: Project) -> None:
+    """Channel names are free text: each engine's literal quoting keeps them as written."""
+    channel = "it's {push} \\ 'now'"
+    winback = next(e for e in experiments if e.key == "winback-2026q4")
+    odd = dataclasses.replace(winback, campaigns=tuple(dataclasses.replace(c, channel=channel)
+                                                       for c in winback.campaigns))
+    frame = customers(3_000, seed=2)
+    table = spark.createDataFrame(pa.Table.from_pandas(frame, preserve_index=False))
+    on_spark = send_list(odd, assign_spark(odd, table, project), include_all=True).toPandas()
+    connection = duckdb.connect()
+    relation = connection.from_arrow(pa.Table.from_pandas(frame, preserve_index=False))
+    on_duckdb = send_list(odd, assign_duckdb(connection, odd, relation, project), include_all=True).df()
+    for got in (on_spark, on_duckdb):
+        assert set(got.loc[got["role"] != "holdout", "channel"]) == {channel}
+        assert set(got.loc[got["role"] == "holdout", "channel"]) == {""}

@@ -5,7 +5,7 @@ segment, arm, channel) and the same rows: treatment customers only, or, `include
 everyone with a `role` (treatment / control / holdout; a holdout customer has an empty arm and
 channel). Roles and channels come from the experiment's campaigns as one SQL CASE per column,
 so the list is built by the engine from the assignments (`assign_spark` / `assign_duckdb`)
-without a row leaving it; the same SQL text runs on both engines.
+without a row leaving it; the same SQL runs on both engines.
 """
 
 from __future__ import annotations
@@ -35,22 +35,33 @@ class WrittenSendList:
     customers: int
 
 
-def _literal(text: str) -> str:
+def _literal(text: str, dialect: str) -> str:
+    """`text` as a string literal: DuckDB doubles quotes (standard SQL); Spark SQL escapes
+    with backslashes (there, 'a''b' is two adjacent literals: "ab") and formats its text with
+    `str.format` when given DataFrames, so braces are doubled too."""
+    if dialect == "spark":
+        escaped = text.replace("\\", "\\\\").replace("'", "\\'").replace("{", "{{").replace("}", "}}")
+        return "'" + escaped + "'"
     return "'" + text.replace("'", "''") + "'"
 
 
-def send_list_sql(experiment: Experiment, assignments: str, *, include_all: bool = False) -> str:
+def send_list_sql(experiment: Experiment, assignments: str, *, include_all: bool = False,
+                  dialect: str = "duckdb") -> str:
     """The SELECT turning the relation named `assignments` (`assign`'s columns) into the send
-    list; plain SQL that DuckDB and Spark SQL both read. A later campaign for a segment wins,
-    as in `export_send_list`; an arm the experiment does not declare counts as treatment."""
+    list, for `dialect` ("duckdb" or "spark": the same SQL, literals quoted each one's way).
+    A later campaign for a segment wins, as in `export_send_list`; an arm the experiment
+    does not declare counts as treatment."""
+    def quoted(text: str) -> str:
+        return _literal(text, dialect)
+
     channels: dict[str, str] = {}
     controls: dict[tuple[str, str], bool] = {}
     for campaign in experiment.campaigns:
         channels[campaign.segment] = campaign.channel
         for arm in campaign.arms:
             controls[(campaign.segment, arm.key)] = arm.control
-    channel = " ".join(f"WHEN segment = {_literal(s)} THEN {_literal(c)}" for s, c in channels.items())
-    control = " OR ".join(f"(segment = {_literal(s)} AND arm = {_literal(a)})"
+    channel = " ".join(f"WHEN segment = {quoted(s)} THEN {quoted(c)}" for s, c in channels.items())
+    control = " OR ".join(f"(segment = {quoted(s)} AND arm = {quoted(a)})"
                           for (s, a), is_control in controls.items() if is_control) or "FALSE"
     role = f"CASE WHEN holdout THEN 'holdout' WHEN {control} THEN 'control' ELSE 'treatment' END"
     columns = [
@@ -74,7 +85,8 @@ def send_list(experiment: Experiment, assignments: SparkFrame | duckdb.DuckDBPyR
     if _is_duckdb(assignments):
         return assignments.query(_VIEW, send_list_sql(experiment, _VIEW, include_all=include_all))
     return assignments.sparkSession.sql(
-        send_list_sql(experiment, "{assignments}", include_all=include_all), assignments=assignments)
+        send_list_sql(experiment, "{assignments}", include_all=include_all, dialect="spark"),
+        assignments=assignments)
 
 
 def write_send_list(experiment: Experiment, assignments: SparkFrame | duckdb.DuckDBPyRelation,
@@ -92,8 +104,9 @@ def write_send_list(experiment: Experiment, assignments: SparkFrame | duckdb.Duc
     frame = send_list(experiment, assignments, include_all=include_all)
     if _is_duckdb(assignments):
         if parquet:
-            frame.query(_LIST, f"COPY (SELECT * FROM {_LIST}) TO {_literal(target)} (FORMAT parquet)")
-            count = frame.query(_LIST, f"SELECT count(*) FROM read_parquet({_literal(target)})")
+            path = _literal(target, "duckdb")
+            frame.query(_LIST, f"COPY (SELECT * FROM {_LIST}) TO {path} (FORMAT parquet)")
+            count = frame.query(_LIST, f"SELECT count(*) FROM read_parquet({path})")
         else:
             verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE"
             frame.query(_LIST, f"{verb} {target} AS SELECT * FROM {_LIST}")
