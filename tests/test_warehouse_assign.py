@@ -330,3 +330,16 @@ def test_send_list_keeps_quotes_braces_and_backslashes_in_channels(spark: Any, e
     for got in (on_spark, on_duckdb):
         assert set(got.loc[got["role"] != "holdout", "channel"]) == {channel}
         assert set(got.loc[got["role"] == "holdout", "channel"]) == {""}
+
+
+def test_a_spark_batch_with_no_one_assigned_yields_no_rows(audience_experiment: Experiment,
+                                                           project: Project) -> None:
+    """What runs on a Spark worker, without Spark: a batch whose customers are all left out
+    (outside the audience or the layer slice) gives no rows, not an error."""
+    from liftlab.warehouse.assignment import _assign_batches
+
+    left_out = pd.DataFrame({"customer_id": customer_ids(400, start=10**8), "segment": "at_risk"})
+    assert assign(audience_experiment, left_out, project).assignments.empty
+    batch = pa.RecordBatch.from_pandas(left_out.rename(columns={"customer_id": "unit_id"}),
+                                       preserve_index=False)
+    assert sum(b.num_rows for b in _assign_batches(audience_experiment, project, iter([batch]))) == 0

@@ -221,7 +221,8 @@ def _assign_batches(experiment: Experiment, project: Project | None,
     `mapInPandas`: pyspark's own pandas conversion costs more than the hashing."""
     for batch in batches:
         assigned = assign(experiment, _arrow_batch(batch), project).assignments
-        yield pa.RecordBatch.from_pandas(assigned, schema=_ARROW_SCHEMA, preserve_index=False)
+        # A Table, not a RecordBatch: `assign`'s text columns may be chunked Arrow arrays.
+        yield from pa.Table.from_pandas(assigned, schema=_ARROW_SCHEMA, preserve_index=False).to_batches()
 
 
 def _skipped_batches(experiment: Experiment, project: Project | None,
