@@ -5,11 +5,13 @@ path uses, `liftlab.assignment.arms.assign`, so every customer gets the same buc
 holdout flag as `assign` gives them — GrowthBook's hash over UTF-16 code units, emoji and CJK
 ids included — and no unit ever travels to the driver. Per batch, `assign` only sees the
 rows of that batch, so what needs the whole table is checked first by one aggregate query in
-the engine (`check_customers`): missing, blank and duplicate ids and unknown segments raise
-the same DataError as `assign` would, naming the field, with a few example rows.
+the engine (`check_customers_spark` / `_duckdb`): missing, blank and duplicate ids and unknown
+segments raise the same DataError as `assign` would, naming the field, with a few example
+rows. Rows of segments without a campaign are filtered in the engine, never sent to Python.
 
-The result is lazy (a Spark DataFrame, a DuckDB relation): write it back with
-`liftlab.warehouse.send_list.write_send_list`, or keep transforming it. How many customers
+The result is lazy (a Spark DataFrame, a DuckDB relation; every action re-runs the hashing,
+so cache or write it once): write it back with `liftlab.warehouse.send_list.write_send_list`,
+or keep transforming it. How many customers
 were left out and why (segment without a campaign, outside the audience, outside the layer's
 range) is `skipped_spark` / `skipped_duckdb`: the same `assign` per batch, only its counts
 coming back, so calling it costs one more pass over the ids.
