@@ -141,9 +141,9 @@ def test_postgresql_tables(text_ids: bool) -> None:
         engine.dispose()
 
 
-@pytest.mark.parametrize("text_ids", [False, True], ids=["integer ids", "text ids"])
-def test_spark_over_parquet(tmp_path: Path, spark: Any, text_ids: bool) -> None:
-    customers, orders = shop(5, text_ids)
+def test_spark_over_parquet(tmp_path: Path, spark: Any) -> None:
+    """Text ids here; integer ids in the `into` test below (each Spark run costs seconds)."""
+    customers, orders = shop(5, text_ids=True)
     source = _parquet_source(tmp_path, customers, orders, url="spark://local[2]")
     for as_of in (None, AS_OF):
         assert_same(segment_source(source, as_of=as_of, spark=spark), expected(customers, orders, as_of))
@@ -264,6 +264,7 @@ def test_into_parquet_and_a_catalog_table_on_spark(tmp_path: Path, spark: Any) -
     wanted = expected(customers, orders)
     source = _parquet_source(tmp_path, customers, orders, url="spark://local[2]")
     written = segment_source(source, into=str(tmp_path / "segments.parquet"), spark=spark)
+    assert written.as_of.isoformat() == orders["ordered_at"].max().isoformat()
     assert {s.segment: s.customers for s in written.segments} == _counts(wanted)
     assert_same(_typed(pd.read_parquet(tmp_path / "segments.parquet")), wanted)
     spark.sql(f"CREATE DATABASE IF NOT EXISTS rfm_test LOCATION '{tmp_path / 'catalog'}'")
@@ -279,3 +280,127 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     """A written table read back, typed as `segment_customers` types its result (an engine's
     INTEGER scores read as int32, a missing value as None)."""
     return segment_frame(frame.to_dict("records"))
+
+
+SEGMENTED = """\
+[source.shop]
+url = "duckdb:///:memory:"
+exposures = "exposures.parquet"
+conversions = "conversions.parquet"
+orders = "shop/orders.parquet"
+customers = "SELECT id, has_email FROM read_parquet('/data/customers.parquet')"
+visits = "shop/visits.parquet"
+
+[source.shop.columns]
+unit_id = "id"
+value = "amount"
+email_known = "has_email"
+"""
+
+
+def test_orders_customers_and_visits_load_from_the_project_file(tmp_path: Path) -> None:
+    from liftlab.config.loading import load_project
+    from liftlab.config.validation import validate_paths
+
+    (tmp_path / "liftlab.toml").write_text(SEGMENTED, encoding="utf-8")
+    source = load_project(tmp_path).source("shop")
+    assert source.orders == str(tmp_path.resolve() / "shop/orders.parquet")  # against the file's folder
+    assert source.visits == str(tmp_path.resolve() / "shop/visits.parquet")
+    assert source.customers is not None and source.customers.startswith("SELECT")
+    assert source.columns == Columns(unit_id="id", value="amount", email_known="has_email")
+    assert set(source.relations()) == {"exposures", "conversions", "orders", "customers", "visits"}
+    assert validate_paths([tmp_path]) == []
+
+
+def test_segmentation_keys_are_checked_with_their_lines(tmp_path: Path) -> None:
+    from liftlab.config.validation import validate_paths
+
+    (tmp_path / "liftlab.toml").write_text("""\
+[source.half]
+url = "duckdb:///:memory:"
+exposures = "e.parquet"
+conversions = "c.parquet"
+orders = "orders.parquet"
+
+[source.pg]
+url = "postgresql+psycopg://u@host/db"
+exposures = "exposures"
+conversions = "conversions"
+orders = "orders"
+customers = "customers.parquet"
+[source.pg.columns]
+email_known = ""
+""", encoding="utf-8")
+    found = {(f.field, f.line, f.rule) for f in validate_paths([tmp_path])}
+    assert found == {
+        ("source.half.customers", 1, "required"),  # orders without customers: the table's line
+        ("source.pg.customers", 12, "source_relation"),  # Parquet needs DuckDB or Spark
+        ("source.pg.columns.email_known", 14, "required"),
+    }
+    (tmp_path / "liftlab.toml").write_text(SEGMENTED.replace("orders = ", "orderz = "), encoding="utf-8")
+    [unknown] = validate_paths([tmp_path])
+    assert unknown.field == "source.shop.orderz" and unknown.line == 5
+
+
+def _project_with_shop(tmp_path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    customers, orders = shop(12, text_ids=True, customers=120)
+    (tmp_path / "shop").mkdir()
+    customers.to_parquet(tmp_path / "shop" / "customers.parquet")
+    orders.to_parquet(tmp_path / "shop" / "orders.parquet")
+    (tmp_path / "liftlab.toml").write_text(f"""\
+[source.shop]
+url = "duckdb:///{tmp_path / 'lake.duckdb'}"
+exposures = "unused.parquet"
+conversions = "unused.parquet"
+orders = "shop/orders.parquet"
+customers = "shop/customers.parquet"
+
+[source.shop.columns]
+unit_id = "customer_id"
+timestamp = "ordered_at"
+value = "amount"
+email_known = "email_known"
+""", encoding="utf-8")
+    return customers, orders
+
+
+def test_cli_segments_a_source_into_parquet_and_a_table(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from liftlab.cli import cli
+
+    customers, orders = _project_with_shop(tmp_path)
+    wanted = expected(customers, orders, AS_OF)
+    out = tmp_path / "segments.parquet"
+    result = CliRunner().invoke(cli, ["segment", "--source", "shop", "--into", str(out), "--as-of", AS_OF,
+                                      "--project", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "of [source.shop] as of 2026-03-10" in result.output and "wrote 120 customers to" in result.output
+    assert_same(_typed(pd.read_parquet(out)), wanted)
+    result = CliRunner().invoke(cli, ["segment", "--source", "shop", "--into", "segments", "--as-of", AS_OF,
+                                      "--project", str(tmp_path / "liftlab.toml")])
+    assert result.exit_code == 0, result.output
+    again = CliRunner().invoke(cli, ["segment", "--source", "shop", "--into", "segments",
+                                     "--project", str(tmp_path)])
+    assert again.exit_code == 2 and "Traceback" not in again.output
+    assert "source.shop: the engine refused the segmentation" in again.output  # the table exists
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--source", "shop"], "--into: is required with --source"),
+    (["--into", "x.parquet"], "--source: is required with --into"),
+    (["--source", "shop", "--into", "t", "--out", "x.csv"], "--out: reads files; a --source"),
+    (["--source", "shop", "--into", "SELECT 1"], "--into: must be a table name or a .parquet path"),
+    (["--source", "nowhere", "--into", "t"], "no [source.nowhere] in the project file (declared: shop)"),
+    (["--source", "shop", "--into", "t", "--as-of", "someday"], "--as-of"),
+    ([], "--customers: is required (or segment a declared source"),
+])
+def test_cli_bad_input_names_the_option(tmp_path: Path, args: list[str], message: str) -> None:
+    from click.testing import CliRunner
+
+    from liftlab.cli import cli
+
+    _project_with_shop(tmp_path)
+    result = CliRunner().invoke(cli, ["segment", *args, "--project", str(tmp_path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert message in result.output
