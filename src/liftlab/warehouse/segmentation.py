@@ -16,15 +16,17 @@ decreasing in it, so ties and order are the same as ranking recency descending (
 microseconds compare exactly on every engine). A single order scores F = 1; the rules become
 one CASE chain, first match wins; non-buyers are visitors, loyal when their email is known.
 
-Monetary sums are the engine's: equal to pandas' as long as the sums are exact in doubles
-(amounts in whole units, or cents stored as integers); with fractional amounts two engines may
-add in different orders and differ in the last bit, which can move a tie. Orders after
-`as_of` and orders of customers not in the customers relation are left out, as
-`segment_customers` does; unlike it, bad values (a negative amount, a repeated customer id)
-are not refused here: check them in the engine first.
+Where equality can end: monetary sums are the engine's, equal to pandas' as long as they need
+no rounding (whole amounts, or cents kept as integers); with amounts such as 0.1 engines add in
+their own order and may differ in the last bit, which can move a tie. SQLite timestamps carry
+milliseconds (`relations.EpochMicros`). Orders after `as_of` and orders of customers not in the
+customers relation are left out, as `segment_customers` does; unlike it, bad values (a negative
+amount, a repeated customer id, an email flag that is not yes/no) are not refused here but
+taken as they are (a flag other than true/t/yes/y/1 is "not known").
 
-With `into` (a table name, or a `.parquet` path on DuckDB and Spark) the per-customer rows are
-written in the engine and only the per-segment counts come back.
+With `into` (a new table's name, or a `.parquet` path on DuckDB and Spark — Spark writes a
+folder of part files) the per-customer rows are written in the engine and only the counts per
+segment come back.
 """
 
 from __future__ import annotations
@@ -145,38 +147,49 @@ def _rule_chain(rules: Sequence[SegmentRule], scored: FromClause, labels: Sequen
 
 
 def segmentation(source: Source, rules: Sequence[SegmentRule] = DEFAULT_RULES) -> Select[Any]:
-    """One row per customer of `source` with `COLUMNS`, as of the `as_of_us` parameter (epoch microseconds; orders after it are left out)."""
+    """One row per customer of `source` with `COLUMNS`, as of the `as_of_us` parameter
+    (epoch microseconds; orders after it are left out)."""
     orders, customers = relation(source, "orders"), relation(source, "customers")
     o, c = orders.c, customers.c
-    buyers = (
+    per_unit = (
         select(o.unit_id, func.count().label("frequency"), func.sum(o.value).label("monetary"),
                func.max(o.ts).label("last_ts"))
-        .where(o.ts <= _AS_OF, o.unit_id.in_(select(c.unit_id)))
+        .where(o.ts <= _AS_OF)
         .group_by(o.unit_id)
-        .subquery("buyers")
+        .subquery("per_unit")
     )
+    # Each customer with their orders' totals (NULL for non-buyers): the join leaves out the
+    # orders of unknown customers after they are summed, not order by order. A CTE, which
+    # DuckDB computes once for its four readers.
+    email = func.lower(func.trim(cast(c.email_known, String)))
+    profile = (
+        select(c.unit_id, per_unit.c.frequency, per_unit.c.monetary, per_unit.c.last_ts,
+               # Literal markers, not one expanding IN parameter: Spark SQL has no such thing.
+               case((email.in_([literal(word) for word in _YES]), 1), else_=0).label("email_known"))
+        .select_from(customers.outerjoin(per_unit, per_unit.c.unit_id == c.unit_id))
+        .cte("profile")
+    )
+    p = profile.c
+    buyers = select(p.last_ts, p.frequency, p.monetary).where(p.frequency.is_not(None)).subquery("buyers")
     b = buyers.c
     recency = _scores(b.last_ts, buyers, "recency")  # oldest last order first: see the module
     frequency = _scores(b.frequency, buyers, "frequency")
     monetary = _scores(b.monetary, buyers, "monetary")
-    email = func.lower(func.trim(cast(c.email_known, String)))
     scored = (
         select(
-            c.unit_id.label("customer_id"),
-            (_double(_AS_OF - b.last_ts) / _double(_DAY_US)).label("recency_days"),
-            func.coalesce(b.frequency, 0).label("frequency"),
-            _double(b.monetary).label("monetary"),
+            p.unit_id.label("customer_id"),
+            (_double(_AS_OF - p.last_ts) / _double(_DAY_US)).label("recency_days"),
+            func.coalesce(p.frequency, 0).label("frequency"),
+            _double(p.monetary).label("monetary"),
             func.coalesce(recency.c.score, 0).label("r_score"),
-            case((b.frequency == 1, 1), else_=func.coalesce(frequency.c.score, 0)).label("f_score"),
+            case((p.frequency == 1, 1), else_=func.coalesce(frequency.c.score, 0)).label("f_score"),
             func.coalesce(monetary.c.score, 0).label("m_score"),
-            # Literal markers, not one expanding IN parameter: Spark SQL has no such thing.
-            case((email.in_([literal(word) for word in _YES]), 1), else_=0).label("email_known"),
+            p.email_known,
         )
         .select_from(
-            customers.outerjoin(buyers, b.unit_id == c.unit_id)
-            .outerjoin(recency, recency.c.v == b.last_ts)
-            .outerjoin(frequency, frequency.c.v == b.frequency)
-            .outerjoin(monetary, monetary.c.v == b.monetary)
+            profile.outerjoin(recency, recency.c.v == p.last_ts)
+            .outerjoin(frequency, frequency.c.v == p.frequency)
+            .outerjoin(monetary, monetary.c.v == p.monetary)
         )
         .subquery("scored")
     )
