@@ -122,28 +122,35 @@ def _scores(measure: ColumnElement[Any], buyers: FromClause, name: str) -> FromC
     r = ranked.c
     average_rank = _double(2 * r.through - r.ties + 1) / _double(2)
     score = cast(_Ceil(average_rank / _double(r.buyers) * _double(5)), Integer)
-    clipped = case((score < 1, 1), (score > 5, 5), else_=score)
-    return select(r.v, clipped.label("score")).subquery(f"{name}_scores")
+    unclipped = select(r.v, score.label("score")).subquery(f"{name}_unclipped")
+    u = unclipped.c
+    clipped = case((u.score < 1, 1), (u.score > 5, 5), else_=u.score)  # as np.clip(…, 1, 5)
+    return select(u.v, clipped.label("score")).subquery(f"{name}_scores")
 
 
 def _in(value: ColumnElement[int], bounds: tuple[int, int]) -> ColumnElement[bool]:
     return and_(value >= bounds[0], value <= bounds[1])
 
 
-def _rule_chain(rules: Sequence[SegmentRule], scored: FromClause, labels: Sequence[str]) -> ColumnElement[Any]:
-    """CASE: visitors by email, then the first rule each buyer matches gives `labels[i]`
-    (the rule's segment, or its stage)."""
+def _first_rule(rules: Sequence[SegmentRule], scored: FromClause) -> ColumnElement[int]:
+    """CASE giving each customer an index into the rules' segments then the two visitor ones
+    (`_first_rule` in rfm.py): visitors by email, then the first rule a buyer matches."""
     s = scored.c
-    whens: list[tuple[ColumnElement[bool], str]] = [
-        (and_(s.frequency == 0, s.email_known == 1), labels[len(rules)]),
-        (s.frequency == 0, labels[len(rules) + 1]),
+    whens: list[tuple[ColumnElement[bool], int]] = [
+        (and_(s.frequency == 0, s.email_known == 1), len(rules)),
+        (s.frequency == 0, len(rules) + 1),
     ]
     for i, rule in enumerate(rules):
         condition = and_(_in(s.r_score, rule.r), _in(s.f_score, rule.f), _in(s.m_score, rule.m))
         if rule.frequency is not None:
             condition = and_(condition, _in(s.frequency, rule.frequency))
-        whens.append((condition, labels[i]))
+        whens.append((condition, i))
     return case(*whens, else_=None)
+
+
+def _named(chosen: ColumnElement[int], labels: Sequence[str]) -> ColumnElement[str]:
+    """`labels[chosen]` as a short CASE on the index."""
+    return case({i: label for i, label in enumerate(labels)}, value=chosen, else_=None)
 
 
 def segmentation(source: Source, rules: Sequence[SegmentRule] = DEFAULT_RULES) -> Select[Any]:
@@ -193,13 +200,12 @@ def segmentation(source: Source, rules: Sequence[SegmentRule] = DEFAULT_RULES) -
         )
         .subquery("scored")
     )
+    # The rule chain once, as an index; the segment and stage names are looked up from it.
+    chosen = select(*scored.c, _first_rule(rules, scored).label("chosen")).subquery("chosen")
     names = [rule.segment for rule in rules] + ["loyal_visitor", "engaged_visitor"]
-    s = scored.c
-    return (
-        select(*(s[name] for name in COLUMNS[:-2]),
-               _rule_chain(rules, scored, names).label("segment"),
-               _rule_chain(rules, scored, [STAGE_OF[n] for n in names]).label("stage"))
-    )
+    k = chosen.c
+    return select(*(k[name] for name in COLUMNS[:-2]), _named(k.chosen, names).label("segment"),
+                  _named(k.chosen, [STAGE_OF[n] for n in names]).label("stage"))
 
 
 def latest_activity(source: Source) -> Select[Any]:
