@@ -352,7 +352,8 @@ def segment_source(
     Without `into`: one row per customer (ordered by customer_id) with the columns and values
     `segment_customers` gives, `attrs["as_of"]` the cut-off (for data small enough to fetch).
     With `into` — a new table's name, or a `.parquet` path (DuckDB, Spark; replaced if it
-    exists) — the rows are written in the engine and a `SegmentedTable` of counts comes back.
+    exists) — the rows are written in the engine and a `SegmentedTable` of counts comes back
+    (a table in `duckdb:///:memory:` lives as long as the `engine` handed in).
     `as_of` defaults to the latest order or visit; a date means the end of that day.
     """
     rules = tuple(rules) if rules is not None else DEFAULT_RULES
