@@ -31,7 +31,9 @@ segment come back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -153,9 +155,10 @@ def _named(chosen: ColumnElement[int], labels: Sequence[str]) -> ColumnElement[s
     return case({i: label for i, label in enumerate(labels)}, value=chosen, else_=None)
 
 
-def segmentation(source: Source, rules: Sequence[SegmentRule] = DEFAULT_RULES) -> Select[Any]:
-    """One row per customer of `source` with `COLUMNS`, as of the `as_of_us` parameter
-    (epoch microseconds; orders after it are left out)."""
+def customer_profiles(source: Source) -> Select[Any]:
+    """Each customer with their orders' totals as of `as_of_us` (NULL for non-buyers):
+    unit_id, frequency, monetary, last_ts, email_known (1 when known, else 0). Joining after
+    the sums leaves out the orders of unknown customers without a join per order."""
     orders, customers = relation(source, "orders"), relation(source, "customers")
     o, c = orders.c, customers.c
     per_unit = (
@@ -165,17 +168,25 @@ def segmentation(source: Source, rules: Sequence[SegmentRule] = DEFAULT_RULES) -
         .group_by(o.unit_id)
         .subquery("per_unit")
     )
-    # Each customer with their orders' totals (NULL for non-buyers): the join leaves out the
-    # orders of unknown customers after they are summed, not order by order. A CTE, which
-    # DuckDB computes once for its four readers.
     email = func.lower(func.trim(cast(c.email_known, String)))
-    profile = (
+    return (
         select(c.unit_id, per_unit.c.frequency, per_unit.c.monetary, per_unit.c.last_ts,
                # Literal markers, not one expanding IN parameter: Spark SQL has no such thing.
                case((email.in_([literal(word) for word in _YES]), 1), else_=0).label("email_known"))
         .select_from(customers.outerjoin(per_unit, per_unit.c.unit_id == c.unit_id))
-        .cte("profile")
     )
+
+
+def segmentation(source: Source, rules: Sequence[SegmentRule] = DEFAULT_RULES,
+                 profiles: FromClause | None = None) -> Select[Any]:
+    """One row per customer of `source` with `COLUMNS`, as of the `as_of_us` parameter
+    (epoch microseconds; orders after it are left out).
+
+    `profiles` is where `customer_profiles` was already materialised (Spark caches it: it
+    inlines a CTE into each of its four readers); by default a CTE, which DuckDB, SQLite and
+    PostgreSQL compute once.
+    """
+    profile = profiles if profiles is not None else customer_profiles(source).cte("profile")
     p = profile.c
     buyers = select(p.last_ts, p.frequency, p.monetary).where(p.frequency.is_not(None)).subquery("buyers")
     b = buyers.c
@@ -365,10 +376,12 @@ def segment_source(
                               "orders and customers)", field=f"source.{source.name}.{role}")
     if into is not None:
         _check_into(source, into)
-    statement = segmentation(source, rules)
-    with source_connection(source, engine, spark) as conn:
+    with source_connection(source, engine, spark) as conn, ExitStack() as stack:
         cutoff = _cutoff(conn, source, as_of)
         params = {"as_of_us": _micros(cutoff)}
+        profiles = (stack.enter_context(_cached_profiles(conn, source, params))
+                    if source.engine_name == "spark" else None)
+        statement = segmentation(source, rules, profiles)
         if into is None:
             ordered = statement.order_by(statement.selected_columns.customer_id)
             frame = segment_frame(list(conn.execute(ordered, params).mappings()))
@@ -399,3 +412,20 @@ def _write(conn: Any, source: Source, statement: Select[Any], params: dict[str, 
         return
     conn.execute(_CopyToParquet(into, statement) if parquet else _CreateTableAs(into, statement), params)
     conn.commit()
+
+
+@contextmanager
+def _cached_profiles(conn: Any, source: Source, params: dict[str, Any]) -> Iterator[FromClause]:
+    """`customer_profiles` as a cached temporary view of the Spark session, computed once for
+    the four readers of the segmentation (dropped afterwards)."""
+    from liftlab.warehouse.dialects import render
+
+    query = render(customer_profiles(source), "spark", params)
+    rows = conn.session.sql(query.sql, args=query.params).persist()
+    view = f"liftlab_customer_profiles_{uuid.uuid4().hex[:12]}"
+    rows.createOrReplaceTempView(view)
+    try:
+        yield table(view, *(column(name) for name in rows.columns))
+    finally:
+        conn.session.catalog.dropTempView(view)
+        rows.unpersist()
