@@ -2,7 +2,9 @@
 
 The statement (SQLAlchemy Core, rendered per dialect like `queries.py`) gives every customer
 of a source's customers relation the row `liftlab.lifecycle.rfm.segment_customers` gives it,
-bit for bit: frequency, monetary, recency_days, the r/f/m scores, segment and stage.
+bit for bit: frequency, monetary, recency_days, the r/f/m scores, segment and stage. Its
+first step, each customer's order totals, is a CTE read four times; Spark inlines a CTE into
+each reader, so there it is cached as a temporary view first and the statement reads that.
 
 How the scores stay equal to pandas' `rank(method="average", pct=True)`, ties included:
 each measure's distinct values are counted (`ties`), and a running sum over them in value
