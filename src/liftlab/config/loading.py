@@ -91,6 +91,9 @@ _SOURCE = {
     "exposures": _Field("str", required=True),
     "conversions": _Field("str", required=True),
     "assignments": _Field("str"),
+    "orders": _Field("str"),
+    "customers": _Field("str"),
+    "visits": _Field("str"),
     "timestamps": _Field("str"),
     "columns": _Field("table"),
 }
@@ -388,7 +391,7 @@ def _read_sources(reader: _Reader, tables: dict[str, Any]) -> tuple[Source, ...]
         if any(key not in values for key in ("url", "exposures", "conversions")):
             continue  # reported as missing
         values["url"] = _resolved_url(reader.file.parent, values["url"])
-        for role in ("exposures", "conversions", "assignments"):
+        for role in ("exposures", "conversions", "assignments", "orders", "customers", "visits"):
             if role in values and relation_kind(values[role]) is RelationKind.PARQUET:
                 values[role] = _resolved(reader.file.parent, values[role].strip())
         sources.append(Source(name=name, columns=Columns(**columns), **values))

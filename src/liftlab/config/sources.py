@@ -1,8 +1,9 @@
 """Declared sources: where an experiment's events live when they are not in the liftlab store.
 
 A source names an engine (a SQLAlchemy URL such as `duckdb:///:memory:`), the relations that
-hold exposures, conversions and, optionally, assignments (each a table name, a Parquet glob
-or a SQL query) and which of their columns mean what. GrowthBook and Eppo are declared the
+hold exposures, conversions and, optionally, assignments and the orders, customers and visits
+that RFM segmentation reads (each a table name, a Parquet glob or a SQL query) and which of
+their columns mean what. GrowthBook and Eppo are declared the
 same way: the tool runs SQL in the warehouse and only aggregates come back
 (`liftlab.warehouse`). This module is declaration only: it imports no database library, so
 `liftlab validate` stays light.
@@ -59,6 +60,9 @@ class Columns:
     event: str = "event"
     value: str = "value"
     holdout: str = "holdout"
+    #: The customers' yes/no column saying their email is known (None: the customers
+    #: relation has none, and every non-buyer is an engaged visitor).
+    email_known: str | None = None
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -70,7 +74,10 @@ class Columns:
 class Source:
     """Events that stay in their engine: exposures (unit_id, timestamp, experiment, segment,
     arm), conversions (unit_id, timestamp, event, value) and assignments (unit_id,
-    experiment, holdout; only the global holdout comparison reads them).
+    experiment, holdout; only the global holdout comparison reads them). RFM segmentation
+    (`liftlab.warehouse.segmentation`) reads orders (unit_id, timestamp, value: the amount),
+    customers (unit_id, optionally email_known) and, for the default cut-off only, visits
+    (unit_id, timestamp).
 
     `timestamps` says how both timestamp columns are stored ("timestamp" or "epoch_us");
     they are converted to epoch microseconds inside the engine. Parquet paths are used as
@@ -84,6 +91,9 @@ class Source:
     assignments: str | None = None
     columns: Columns = field(default_factory=Columns)
     timestamps: str = "timestamp"
+    orders: str | None = None
+    customers: str | None = None
+    visits: str | None = None
 
     @property
     def engine_name(self) -> str:
@@ -91,8 +101,9 @@ class Source:
         return self.url.split(":", 1)[0].split("+", 1)[0].lower()
 
     def relations(self) -> dict[str, str]:
-        """The declared relations by role (assignments only when declared)."""
+        """The declared relations by role (the optional ones only when declared)."""
         declared = {"exposures": self.exposures, "conversions": self.conversions}
-        if self.assignments is not None:
-            declared["assignments"] = self.assignments
+        for role in ("assignments", "orders", "customers", "visits"):
+            if getattr(self, role) is not None:
+                declared[role] = getattr(self, role)
         return declared

@@ -305,8 +305,16 @@ def source_findings(source: Source, file: str = "<python>",
         add("timestamps", f"{source.timestamps!r} is not one of {', '.join(TIMESTAMP_KINDS)}",
             "source_timestamps")
     for name in source.columns.names():
-        if not getattr(source.columns, name).strip():
+        declared = getattr(source.columns, name)
+        if declared is not None and not declared.strip():
             add(f"columns.{name}", "must name a column", "required")
+    if source.visits is not None and source.orders is None:
+        add("orders", "visits only set the segmentation's default cut-off: declare orders and customers too",
+            "required")
+    for role, other in (("orders", "customers"), ("customers", "orders")):
+        if getattr(source, role) is None and getattr(source, other) is not None:
+            add(role, f"segmentation reads orders and customers together: declare {role} with {other}",
+                "required")
     return findings
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, cast, column, select, table, text
+from sqlalchemy import BigInteger, Integer, cast, column, null, select, table, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement, FromClause
 from sqlalchemy.sql.functions import FunctionElement
@@ -23,6 +23,9 @@ ROLE_COLUMNS = {
     "exposures": ("unit_id", "timestamp", "experiment", "segment", "arm"),
     "conversions": ("unit_id", "timestamp", "event", "value"),
     "assignments": ("unit_id", "experiment", "holdout"),
+    "orders": ("unit_id", "timestamp", "value"),
+    "customers": ("unit_id", "email_known"),
+    "visits": ("unit_id", "timestamp"),
 }
 
 
@@ -82,7 +85,8 @@ def _unsupported_micros(element: EpochMicros, compiler: Any, **kw: Any) -> str:
 
 def _raw(source: Source, role: str, relation: str) -> FromClause:
     """The relation as declared, exposing the source's own column names."""
-    names = sorted({getattr(source.columns, key) for key in ROLE_COLUMNS[role]})
+    declared = (getattr(source.columns, key) for key in ROLE_COLUMNS[role])
+    names = sorted({name for name in declared if name is not None})
     kind = relation_kind(relation)
     if kind is RelationKind.TABLE:
         schema, _, name = relation.strip().rpartition(".")
@@ -98,13 +102,18 @@ def _raw(source: Source, role: str, relation: str) -> FromClause:
 
 
 def relation(source: Source, role: str) -> FromClause:
-    """The `role` relation of `source` ("exposures", "conversions" or "assignments") with
-    liftlab's column names and `ts` in epoch microseconds."""
+    """The `role` relation of `source` ("exposures", "conversions", "assignments", "orders",
+    "customers" or "visits") with liftlab's column names and `ts` in epoch microseconds (a
+    column declared as None, such as an absent email_known, is NULL)."""
     declared = source.relations()[role]
     raw = _raw(source, role, declared)
     picked: list[ColumnElement[Any]] = []
     for key in ROLE_COLUMNS[role]:
-        value: ColumnElement[Any] = raw.c[getattr(source.columns, key)]
+        name = getattr(source.columns, key)
+        if name is None:  # an optional column the relation does not have
+            picked.append(null().label(key))
+            continue
+        value: ColumnElement[Any] = raw.c[name]
         if key == "timestamp":
             value = value if source.timestamps == "epoch_us" else EpochMicros(value)
             picked.append(value.label("ts"))
