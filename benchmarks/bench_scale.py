@@ -22,6 +22,7 @@ SQLite ran. Every engine's report is checked equal to DuckDB's ("agree").
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import sys
 import time
@@ -148,9 +149,9 @@ class Timing:
     report: dict[str, Any]
 
 
-def _timed(run: Callable[[], Any]) -> tuple[float, Any]:
+def _timed(run: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, Any]:
     began = time.perf_counter()
-    result = run()
+    result = run(*args, **kwargs)
     return time.perf_counter() - began, result
 
 
@@ -183,13 +184,13 @@ def main(argv: list[str] | None = None) -> None:
     if "spark" in engines:
         from liftlab.warehouse.spark import spark_session
 
-        seconds, spark = _timed(lambda: spark_session(
-            args.spark_master, "liftlab-bench-scale", {"spark.driver.memory": args.spark_memory}))
+        seconds, spark = _timed(spark_session, args.spark_master, "liftlab-bench-scale",
+                                {"spark.driver.memory": args.spark_memory})
         print(f"Spark session on {args.spark_master} started in {seconds:.1f} s (not counted)")
 
     timings: list[Timing] = []
     for events in sizes:
-        seconds, paths = _timed(lambda: generate(args.folder, events))
+        seconds, paths = _timed(generate, args.folder, events)
         customers = customers_for(events)
         print(f"\n{events:,} events, {customers:,} customers (lake ready in {seconds:.1f} s)")
         reference: dict[str, Any] | None = None
@@ -202,12 +203,13 @@ def main(argv: list[str] | None = None) -> None:
             elif engine == "spark":
                 source, extra = _source("lake", f"spark://{args.spark_master}", paths), {"spark": spark}
             elif engine == "sqlite":
-                loaded, source = _timed(lambda: sqlite_copy(paths, Path(paths["exposures"]).parent / "lake.db"))
+                loaded, source = _timed(sqlite_copy, paths, Path(paths["exposures"]).parent / "lake.db")
                 print(f"  sqlite: rows loaded in {loaded:.1f} s (not counted)")
                 extra = {}
             else:
                 raise SystemExit(f"unknown engine {engine!r}")
-            seconds, report = _timed(lambda: analyze_source(source, EXPERIMENT, **extra).to_dict())
+            seconds, report = _timed(analyze_source, source, EXPERIMENT, **extra)
+            report = report.to_dict()
             timing = Timing(engine, events, seconds, report)
             timings.append(timing)
             agree = "" if reference is None else ("  agree" if _agree(reference, report) else "  DIFFER")
@@ -224,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     print("\ngrowth (time at this size / time at the previous size; events grow 10×)")
     for engine in engines:
         mine = [t for t in timings if t.engine == engine]
-        steps = [f"{b.seconds / a.seconds:.1f}× ({a.events:,} → {b.events:,})" for a, b in zip(mine, mine[1:])]
+        steps = [f"{b.seconds / a.seconds:.1f}× ({a.events:,} → {b.events:,})" for a, b in itertools.pairwise(mine)]
         if steps:
             print(f"  {engine:>6}: " + ", ".join(steps))
     if spark is not None:
