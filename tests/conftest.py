@@ -36,15 +36,18 @@ DEMO_SEED = 2026
 
 
 @pytest.fixture(scope="session")
-def spark():  # type: ignore[no-untyped-def]
+def spark(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """One local Spark session for the whole test run (starting one takes ~10 s); the Spark
-    tests skip, saying why, only where no Java runtime is installed."""
+    tests skip, saying why, only where no Java runtime is installed. Its catalog's tables go
+    to a temporary folder, not the working directory."""
     pytest.importorskip("pyspark", reason="pyspark is in the dev extras: pip install -e '.[dev]'")
     from liftlab.warehouse.spark import java_missing, spark_session
 
     problem = java_missing()
     if problem is not None:
         pytest.skip(problem)
-    session = spark_session("local[2]", app_name="liftlab-tests")
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    session = spark_session("local[2]", app_name="liftlab-tests",
+                            config={"spark.sql.warehouse.dir": str(warehouse)})
     yield session
     session.stop()
