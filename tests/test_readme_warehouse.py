@@ -40,8 +40,10 @@ def _run(script: str, folder: Path) -> str:
 def test_readme_duckdb_then_spark_blocks_give_one_report(tmp_path: Path) -> None:
     pytest.importorskip("duckdb_engine")
     pytest.importorskip("pyspark")
-    duckdb_block, spark_block = readme_blocks()
-    assert "--source lake" in duckdb_block and "spark://local[2]" in spark_block
+    blocks = readme_blocks()
+    duckdb_block = next(b for b in blocks if "--source lake" in b)
+    spark_block = next(b for b in blocks if "spark://local[2]" in b)
+    assert blocks.index(duckdb_block) < blocks.index(spark_block)  # the lake comes first
     shown = _run(duckdb_block, tmp_path)
     assert "win-back" in shown.lower() or "winback" in shown.lower()
     on_spark = json.loads(_run(spark_block, tmp_path))
