@@ -63,6 +63,7 @@ from liftlab.store.sqlio import (
     insert_exposures,
     insert_ignoring,
     key_order,
+    ordered_values,
     stored_assignments,
     write_transaction,
 )
@@ -378,7 +379,7 @@ class EventStore:
         if table == "exposures" and len(good):  # in first-exposure key order (see FIRST_EXPOSURE_KEY)
             order = key_order(good, FIRST_EXPOSURE_KEY)
             # Each column reordered and converted to Python values once; a chunk binds slices.
-            values = [good[c].to_numpy()[order].tolist() for c in columns]
+            values = [ordered_values(good[c], order) for c in columns]
         else:
             values = [good[c].tolist() for c in columns]
         target = SQLModel.metadata.tables[table]
