@@ -115,3 +115,40 @@ timestamps = "epoch_us"
     found, expected = json.loads(on_spark.output), json.loads(on_duckdb.output)
     found.pop("generated_at"), expected.pop("generated_at")
     assert _differences(expected, found) == []
+
+
+def test_a_missing_engine_exits_2_naming_what_to_install(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No DuckDB dialect, no Java, no pyspark: each is one line saying what to install, exit 2."""
+    import builtins
+
+    from sqlalchemy.exc import NoSuchModuleError
+
+    import liftlab.warehouse.analysis as analysis
+    import liftlab.warehouse.spark as spark_module
+    from liftlab.cli import main
+    from liftlab.errors import LiftlabError
+
+    def no_dialect(url: str) -> None:
+        raise NoSuchModuleError("Can't load plugin: sqlalchemy.dialects:duckdb")
+
+    monkeypatch.setattr(analysis, "create_engine", no_dialect)
+    with pytest.raises(SystemExit) as exited:
+        main(["analyze", str(folder / "winback_q4.toml"), "--source", "lake"])
+    assert exited.value.code == 2
+    with pytest.raises(LiftlabError, match=r"pip install 'liftlab\[duckdb\]'"):
+        analysis.source_engine(load_project(folder).source("lake"))
+
+    monkeypatch.setattr(spark_module, "java_missing", lambda: "Spark needs a Java runtime")
+    with pytest.raises(LiftlabError, match="Java runtime"):
+        spark_module.spark_session("local[1]")
+    monkeypatch.setattr(spark_module, "java_missing", lambda: None)
+    real_import = builtins.__import__
+
+    def without_pyspark(name: str, *args, **kw):  # type: ignore[no-untyped-def]
+        if name.startswith("pyspark"):
+            raise ImportError(name)
+        return real_import(name, *args, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", without_pyspark)
+    with pytest.raises(LiftlabError, match=r"liftlab\[spark\]"):
+        spark_module.spark_session("local[1]")

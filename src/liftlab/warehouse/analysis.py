@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy.exc import NoSuchModuleError
 
 from liftlab.aggregate.queries import DAY_US, _micros
 from liftlab.aggregate.sufficient import ArmStats, HoldoutStats
 from liftlab.config.model import Experiment, Metric
 from liftlab.config.sources import Source
 from liftlab.config.validation import check_experiment, check_source
+from liftlab.errors import LiftlabError
 from liftlab.report.build import build_report
 from liftlab.report.records import Report
 from liftlab.stats import CovariateSample, Sample
@@ -34,8 +36,15 @@ if TYPE_CHECKING:
 
 
 def source_engine(source: Source) -> Engine:
-    """A SQLAlchemy engine for the source's URL (duckdb:// needs `liftlab[duckdb]`)."""
-    return create_engine(source.url)
+    """A SQLAlchemy engine for the source's URL; a URL whose dialect is not installed
+    (duckdb:// without `liftlab[duckdb]`) is a LiftlabError naming what to install."""
+    try:
+        return create_engine(source.url)
+    except NoSuchModuleError:
+        extra = {"duckdb": "liftlab[duckdb]", "postgresql": "liftlab[postgres]"}.get(source.engine_name)
+        fix = f"pip install '{extra}'" if extra else f"install SQLAlchemy's {source.engine_name} dialect"
+        raise LiftlabError(f"source {source.name!r}: no SQLAlchemy dialect for "
+                           f"{source.engine_name} is installed ({fix})", field="url") from None
 
 
 @contextmanager

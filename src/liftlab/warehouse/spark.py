@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.sql import ClauseElement
 
+from liftlab.errors import LiftlabError
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -67,15 +69,20 @@ def spark_session(
     (e.g. `{"spark.driver.memory": "8g"}`, which only a new session takes).
 
     Python workers run this interpreter (PYSPARK_PYTHON, unless set), so UDFs see the same
-    liftlab and numpy as the driver.
+    liftlab and numpy as the driver. No Java runtime or no pyspark is a LiftlabError saying
+    which (the CLI's exit 2 with that message, not a traceback).
     """
     problem = java_missing()
     if problem is not None:
-        raise RuntimeError(problem)
+        raise LiftlabError(problem, field="url")
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise LiftlabError("a spark:// source needs pyspark: pip install 'liftlab[spark]'",
+                           field="url") from None
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     quiet_pandas_warning()
-    from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in {**SESSION_CONFIG, **(config or {})}.items():
