@@ -28,26 +28,18 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from liftlab import Arm, Campaign, Experiment, Metric
+# The experiment of bench_analyze.py (four segments × 2–3 arms, two 14-day metrics); the
+# benchmarks' folder is on the path when a script in it runs.
+from bench_analyze import EXPERIMENT
+
 from liftlab.config.sources import Source
 from liftlab.warehouse import analyze_source
 
-EXPERIMENT = Experiment(
-    key="scale", start=date(2026, 10, 1),
-    metrics=(Metric("purchase", "conversion", window_days=14), Metric("revenue", "revenue", window_days=14)),
-    campaigns=(
-        Campaign("at_risk", arms=(Arm("control", 0.5, control=True), Arm("offer", 0.5))),
-        Campaign("champion", arms=(Arm("control", 0.2, control=True), Arm("vip", 0.4), Arm("gift", 0.4))),
-        Campaign("hibernating", arms=(Arm("control", 0.5, control=True), Arm("winback", 0.5))),
-        Campaign("loyal", arms=(Arm("control", 0.3, control=True), Arm("points", 0.35), Arm("early", 0.35))),
-    ),
-)
 #: Arms per segment as SQL: segment index → (arm keys, cumulative weights).
 _ARMS = [(c.segment, [a.key for a in c.arms], [a.weight for a in c.arms]) for c in EXPERIMENT.campaigns]
 
@@ -83,7 +75,7 @@ def _arm_case() -> str:
 def generate(folder: Path, events: int) -> dict[str, str]:
     """The lake of one size as Parquet (kept: generated only when missing)."""
     customers = customers_for(events)
-    lake = folder / f"lake_{customers}_{events}"
+    lake = folder / f"lake_{EXPERIMENT.key}_{customers}_{events}"
     paths = {name: str(lake / f"{name}.parquet") for name in ("exposures", "conversions", "assignments")}
     if all(Path(p).exists() for p in paths.values()):
         return paths
@@ -92,11 +84,11 @@ def generate(folder: Path, events: int) -> dict[str, str]:
     con.execute("SELECT setseed(0.16)")
     con.execute(f"""CREATE TABLE people AS SELECT range AS unit_id, random() < 0.1 AS holdout
                     FROM range({customers})""")
-    con.execute(f"""COPY (SELECT unit_id, 'scale' AS experiment, holdout FROM people)
+    con.execute(f"""COPY (SELECT unit_id, '{EXPERIMENT.key}' AS experiment, holdout FROM people)
                     TO '{paths["assignments"]}' (FORMAT parquet)""")
     start = "TIMESTAMP '2026-10-01 00:00:00'"
     con.execute(f"""COPY (
-        SELECT unit_id, 'scale' AS experiment, {_arm_case()},
+        SELECT unit_id, '{EXPERIMENT.key}' AS experiment, {_arm_case()},
                {start} + to_microseconds(CAST(u3 * 7 * 86400e6 AS BIGINT)) AS event_time
         FROM (SELECT unit_id, random() AS u1, random() AS u2, random() AS u3 FROM people WHERE NOT holdout)
     ) TO '{paths["exposures"]}' (FORMAT parquet)""")
