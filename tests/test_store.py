@@ -756,28 +756,3 @@ def test_key_order_sorts_as_the_database_collates(rows: list[tuple[str, str]]) -
     ordered = frame.take(key_order(frame, ("segment", "unit_id")))
     got = list(zip(ordered["segment"], ordered["unit_id"]))
     assert got == sorted(rows, key=lambda r: (r[0].encode(), r[1].encode()))
-
-
-def test_ordered_values_are_the_plain_conversion_in_order() -> None:
-    """The bulk path's column conversion (few-valued texts as shared strings) gives exactly
-    what `to_numpy()[order].tolist()` gives, missing values and every dtype included."""
-    import math
-
-    from liftlab.store.sqlio import ordered_values
-
-    rng = np.random.default_rng(3)
-    n = 5_000
-    order = rng.permutation(n)
-    few = rng.choice(["control", "offer", "ü😀"], n)
-    frame = pd.DataFrame({
-        "few": few, "few_object": pd.Series(few, dtype=object),
-        "few_missing": pd.Series(np.where(rng.random(n) < 0.01, None, few), dtype="str"),
-        "many": [f"u{i}" for i in rng.permutation(n)], "ts": rng.integers(0, 10**15, n),
-        "value": rng.random(n),
-    })
-    for name in frame:
-        expected = frame[name].to_numpy()[order].tolist()
-        found = ordered_values(frame[name], order)
-        assert len(found) == n and [type(v) for v in found] == [type(v) for v in expected], name
-        assert all(a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b))
-                   for a, b in zip(found, expected, strict=True)), name

@@ -21,6 +21,7 @@ import hashlib
 import itertools
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,13 +58,10 @@ from liftlab.store.schema import (
 )
 from liftlab.store.shares import mix_arm_shares
 from liftlab.store.sqlio import (
-    FIRST_EXPOSURE_KEY,
     LOOKUP_COLUMNS,
     insert_columns,
     insert_exposures,
     insert_ignoring,
-    key_order,
-    ordered_values,
     stored_assignments,
     write_transaction,
 )
@@ -298,15 +296,18 @@ class EventStore:
         are ISO 8601 (naive = UTC) or epoch seconds, or text in `date_format` (e.g. '%d.%m.%Y').
         """
         total = LogCounts()
-        for frame, at in _paused_gc(_batches(data, first_line, lines)):
-            lookup = self._assignment_lookup(frame)
-            # `_store` puts the rows in first-exposure key order: no event-id sort first.
-            checked = check_exposures(frame, lookup, lines=at, date_format=date_format, by_event_id=False)
-            if not _inside_every_version(self.engine, checked.valid):
-                outside, _ = outside_dates(self.engine, checked.valid, lookup)
-                if outside.any():  # rare: find those rows' lines, quarantine them, check the rest
-                    checked = without_outside(self.engine, frame, at, lookup, date_format)
-            total = total + self._store(checked, "exposures", EXPOSURE_COLUMNS, "exposure", source)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="liftlab-assignments") as reader:
+            for frame, at in _paused_gc(_batches(data, first_line, lines)):
+                # The stored assignments are read and matched on the reader thread while the
+                # checks that need none run here; the rows come in first-exposure key order,
+                # the order `_store` inserts them in.
+                read = _Remembered(self._assignment_lookup)
+                checked = check_exposures(frame, read, lines=at, date_format=date_format, order="key", reader=reader)
+                if not _inside_every_version(self.engine, checked.valid):
+                    outside, _ = outside_dates(self.engine, checked.valid, read.last)
+                    if outside.any():  # rare: find those rows' lines, quarantine them, check the rest
+                        checked = without_outside(self.engine, frame, at, read.last, date_format)
+                total = total + self._store(checked, "exposures", EXPOSURE_COLUMNS, "exposure", source)
         return total
 
     def log_conversions(
@@ -357,17 +358,12 @@ class EventStore:
         self._quarantine(kind, rejected, source)
         return LogCounts(rejected=len(rejected), reasons=_reasons(rejected))
 
-    def _assignment_lookup(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The stored assignments of the batch's units, and (in `attrs`) which of the batch's
-        experiments are registered."""
-        if "experiment" not in frame or "unit_id" not in frame:
-            lookup = pd.DataFrame(columns=list(LOOKUP_COLUMNS))
-            lookup.attrs["registered"] = set()
-            return lookup
-        keys = frame[["experiment", "unit_id"]].dropna()
+    def _assignment_lookup(self, experiment: np.ndarray, unit: np.ndarray) -> pd.DataFrame:
+        """The stored assignments of the batch's (experiment, unit) texts (blank ones are
+        missing values: skipped), and (in `attrs`) which experiments are registered."""
+        present = (experiment != "") & (unit != "")
         with self.engine.connect() as conn:
-            lookup = stored_assignments(conn, keys["experiment"].astype(str).to_numpy(dtype=object),
-                                         keys["unit_id"].astype(str).to_numpy(dtype=object), self._seen)
+            lookup = stored_assignments(conn, experiment[present], unit[present], self._seen)
             rows = conn.execute(text("SELECT DISTINCT key FROM experiments")).fetchall()
         lookup.attrs["registered"] = {r.key for r in rows}
         return lookup
@@ -375,13 +371,10 @@ class EventStore:
     def _store(
         self, checked: Checked, table: str, columns: tuple[str, ...], kind: str, source: str | None
     ) -> LogCounts:
-        good = checked.valid  # in event-id order: each chunk walks the primary key in order
-        if table == "exposures" and len(good):  # in first-exposure key order (see FIRST_EXPOSURE_KEY)
-            order = key_order(good, FIRST_EXPOSURE_KEY)
-            # Each column reordered and converted to Python values once; a chunk binds slices.
-            values = [ordered_values(good[c], order) for c in columns]
-        else:
-            values = [good[c].tolist() for c in columns]
+        # Exposures come in first-exposure key order (see FIRST_EXPOSURE_KEY), conversions in
+        # event-id order: each chunk walks its table's B-tree in order. A chunk binds slices.
+        good = checked.valid
+        values = [good[c].tolist() for c in columns]
         target = SQLModel.metadata.tables[table]
         inserted = 0
         for start in range(0, len(good), CHUNK_ROWS):
@@ -477,6 +470,19 @@ def _paused_gc(batches: Iterator[tuple[pd.DataFrame, np.ndarray]]) -> Iterator[t
         finally:
             if was_enabled:
                 gc.enable()
+
+
+class _Remembered:
+    """A function that keeps its last result (`last`): the assignments a check read, used
+    again for the rare exposures outside the experiment's dates."""
+
+    def __init__(self, function: Callable[..., pd.DataFrame]) -> None:
+        self.function = function
+        self.last = pd.DataFrame(columns=list(LOOKUP_COLUMNS))
+
+    def __call__(self, *args: Any) -> pd.DataFrame:
+        self.last = self.function(*args)
+        return self.last
 
 
 def _inside_every_version(engine: Engine, valid: pd.DataFrame) -> bool:

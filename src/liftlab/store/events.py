@@ -12,6 +12,8 @@ fields), so re-loading the same file stores nothing twice.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from liftlab.errors import DataError
-from liftlab.store.sqlio import positions
+from liftlab.store.sqlio import FIRST_EXPOSURE_KEY, key_order, positions
 from liftlab.timestamps import HINT, is_unicode, parse_timestamps
 
 EXPOSURE_COLUMNS = ("event_id", "experiment", "unit_id", "segment", "arm", "channel", "ts")
@@ -220,9 +222,11 @@ def _field_hashes(column: pd.Series) -> np.ndarray:
     return pd.util.hash_pandas_object(column, index=False, categorize=False).to_numpy()
 
 
-def _event_ids(given: pd.Series | None, derived_from: pd.DataFrame, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+def _event_ids(given: pd.Series | None, derived_from: pd.DataFrame, prefix: str,
+               ordered: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Event ids (given where present, else a content hash of the normalised fields) and the
-    order that sorts them, so the store walks its primary-key B-tree in order.
+    order that sorts them, so the store walks its primary-key B-tree in order (`ordered`;
+    otherwise the rows' own order, sparing the sort).
 
     Each field is hashed with pandas' SipHash under its fixed key, so the same row gives the
     same id on every machine and run; the field hashes combined forwards and backwards make
@@ -241,9 +245,9 @@ def _event_ids(given: pd.Series | None, derived_from: pd.DataFrame, prefix: str)
         use_given = given.notna().to_numpy() & (text != "").to_numpy()
         if use_given.any():
             ids[use_given] = given[use_given].astype(str).to_numpy()
-            return ids, np.argsort(ids, kind="stable")
+            return ids, np.argsort(ids, kind="stable") if ordered else np.arange(n)
     # Hex digits of big-endian integers sort as the integers do.
-    return ids, np.lexsort((backward, forward))
+    return ids, np.lexsort((backward, forward)) if ordered else np.arange(n)
 
 
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
@@ -292,23 +296,30 @@ def _rejected(frame: pd.DataFrame, reasons: _Reasons, lines: np.ndarray) -> pd.D
 
 
 def check_exposures(
-    frame: pd.DataFrame, assignments: pd.DataFrame, *, first_line: int = 2, lines: np.ndarray | None = None,
-    date_format: str | None = None, by_event_id: bool = True,
+    frame: pd.DataFrame, assignments: pd.DataFrame | Callable[[np.ndarray, np.ndarray], pd.DataFrame], *,
+    first_line: int = 2, lines: np.ndarray | None = None, date_format: str | None = None,
+    order: str = "event_id", reader: Executor | None = None,
 ) -> Checked:
     """Split exposures into storable rows and rejected ones.
 
     `assignments` holds the stored assignments of the experiments in the batch (columns
     experiment, unit_id, segment_stored, arm_stored, holdout; `attrs["registered"]` the keys
-    of registered experiments). An exposure must match its unit's assignment: same segment,
-    same arm, and never a global-holdout unit. Timestamps are read as `liftlab.timestamps`
-    says (ISO 8601 or epoch seconds), or in `date_format` when one is named. The valid rows
-    come in event-id order, or (`by_event_id=False`, for a caller that sorts them its own way)
-    in the batch's order, sparing a copy of every column.
+    of registered experiments), or is a function of the batch's experiment and unit texts
+    returning them. With a `reader`, that function and the matching of rows to assignments
+    run there while the checks that need no assignments run here (`EventStore.log_exposures`
+    reads SQLite that way, on a thread, without holding Python's lock). An exposure must
+    match its unit's assignment: same segment, same arm, and never a global-holdout unit.
+    Timestamps are read as `liftlab.timestamps` says (ISO 8601 or epoch seconds), or in
+    `date_format` when one is named. The valid rows come in `order`: "event_id", "key"
+    (`FIRST_EXPOSURE_KEY`, the order the store inserts them in) or "input" (the batch's).
     """
+    if order not in ("event_id", "key", "input"):
+        raise ValueError(f"order must be 'event_id', 'key' or 'input', not {order!r}")
     frame = frame.reset_index(drop=True)
     reasons = _Reasons(len(frame))
     experiment = _text(frame, "experiment", reasons)
     unit = _text(frame, "unit_id", reasons)
+    matched = _matching(assignments, experiment, unit, reader)
     segment = _text(frame, "segment", reasons)
     arm = _text(frame, "arm", reasons)
     channel = _as_text(frame["channel"]) if "channel" in frame.columns else np.full(len(frame), "", dtype=object)
@@ -317,10 +328,23 @@ def check_exposures(
     ts = _timestamps(frame, reasons, date_format)
     _check_event_ids(frame, reasons)
 
+    # Row by row work that needs no assignments, for the rows still standing (their text is
+    # storable): event ids and the order to store them in.
+    standing = np.flatnonzero(~reasons.bad)
+    fields = {"experiment": experiment, "unit_id": unit, "segment": segment, "arm": arm, "ts": ts}
+    kept = _columns(**{name: values[standing] for name, values in fields.items()}) \
+        if len(standing) < len(frame) else _columns(**fields)
+    given = frame["event_id"].take(standing).reset_index(drop=True) if "event_id" in frame.columns else None
+    ids, sequence = _event_ids(given, kept, "x", ordered=order == "event_id")
+    if order == "key" and len(standing):
+        sequence = key_order(kept, FIRST_EXPOSURE_KEY)
+    elif order == "input":
+        sequence = np.arange(len(standing))
+
+    assignments, at = matched()
     registered = assignments.attrs.get("registered", set())
     reasons.add(~pd.Series(experiment, dtype=object).isin(registered).to_numpy() & (experiment != ""),
                 "unknown experiment (not registered in the store)")
-    at = _stored_rows(experiment, unit, assignments)
     unassigned = at < 0
     reasons.add(unassigned, "unit has no assignment in this experiment")
 
@@ -341,14 +365,25 @@ def check_exposures(
     wrong = ~unassigned & ~holdout & (stored_arm != arm)
     reasons.add(wrong, _messages(wrong, "arm differs from the sticky assignment: stored ", stored_arm))
 
-    good = ~reasons.bad
-    normalised = _columns(experiment=experiment[good], unit_id=unit[good], segment=segment[good],
-                          arm=arm[good], ts=ts[good])
-    ids, order = _event_ids(_given_ids(frame, good), normalised, "x")
-    normalised.insert(0, "event_id", pd.Series(ids, dtype=object))
-    normalised.insert(5, "channel", pd.Series(channel[good], dtype=object))
-    return Checked(normalised.take(order).reset_index(drop=True) if by_event_id else normalised,
-                   _rejected(frame, reasons, _line_numbers(len(frame), first_line, lines)))
+    # The standing rows that passed every check, in the chosen order.
+    chosen = sequence[~reasons.bad[standing[sequence]]]
+    rows = standing[chosen]
+    valid = _columns(event_id=ids[chosen], experiment=experiment[rows], unit_id=unit[rows],
+                     segment=segment[rows], arm=arm[rows], channel=channel[rows], ts=ts[rows])
+    return Checked(valid, _rejected(frame, reasons, _line_numbers(len(frame), first_line, lines)))
+
+
+def _matching(
+    assignments: pd.DataFrame | Callable[[np.ndarray, np.ndarray], pd.DataFrame],
+    experiment: np.ndarray, unit: np.ndarray, reader: Executor | None,
+) -> Callable[[], tuple[pd.DataFrame, np.ndarray]]:
+    """A call giving the assignments and each row's place in them (`_stored_rows`): started
+    on `reader` now, or run when called."""
+    def match() -> tuple[pd.DataFrame, np.ndarray]:
+        found = assignments(experiment, unit) if callable(assignments) else assignments
+        return found, _stored_rows(experiment, unit, found)
+
+    return match if reader is None else reader.submit(match).result
 
 
 def _stored_rows(experiment: np.ndarray, unit: np.ndarray, assignments: pd.DataFrame) -> np.ndarray:

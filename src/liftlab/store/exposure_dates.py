@@ -87,7 +87,7 @@ def without_outside(
     out = ids.isin(list(why)).to_numpy()
     keep = ~out
     checked = check_exposures(frame[keep].reset_index(drop=True), lookup, lines=at[keep],
-                              date_format=date_format)
+                              date_format=date_format, order="key")
     rows = frame[out]
     payload = [json.dumps(record, default=str)
                for record in rows.astype(object).where(rows.notna(), None).to_dict("records")]

@@ -307,23 +307,6 @@ def key_order(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     return pc.sort_indices(pa.table(keys), sort_keys=[(name, "ascending") for name in keys]).to_numpy()
 
 
-def ordered_values(column: pd.Series, order: np.ndarray) -> list[Any]:
-    """`column`'s values in `order` as the Python objects the driver binds.
-
-    A text column of a few distinct values (experiment, segment, arm, channel) becomes
-    references to its few strings rather than a new string object per row; any other column
-    goes through an object array (faster than pandas' own conversion of Arrow-backed text).
-    Missing values keep the plain path, so they bind exactly as before.
-    """
-    if column.dtype.kind in "biufcmM":
-        return column.to_numpy()[order].tolist()
-    if len(column) > 1_000 and len(set(column.iloc[:1_000].tolist())) <= 100:
-        codes, uniques = pd.factorize(column)
-        if len(uniques) <= 1_000 and (codes >= 0).all():
-            return np.asarray(uniques, dtype=object)[codes[order]].tolist()
-    return column.to_numpy(dtype=object)[order].tolist()
-
-
 # `exposed_units`' key: a chunk of exposures stored in this order merges its units' first
 # exposures into that table in key order, one pass through its B-tree instead of a random
 # page per unit (7x less time for a million new units; the event-id index, taking the
