@@ -756,3 +756,97 @@ def test_key_order_sorts_as_the_database_collates(rows: list[tuple[str, str]]) -
     ordered = frame.take(key_order(frame, ("segment", "unit_id")))
     got = list(zip(ordered["segment"], ordered["unit_id"]))
     assert got == sorted(rows, key=lambda r: (r[0].encode(), r[1].encode()))
+
+
+def test_a_new_sqlite_store_has_8_kib_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    """New files get the store's page size (set before WAL fixes it); a store made with
+    SQLite's default 4 KiB pages opens, upgrades and logs as before, its pages unchanged."""
+    import sqlite3
+
+    from liftlab.store.schema import SQLITE_PAGE_BYTES
+
+    EventStore(f"sqlite:///{tmp_path / 'new.db'}")
+    with sqlite3.connect(tmp_path / "new.db") as raw:
+        assert raw.execute("PRAGMA page_size").fetchone()[0] == SQLITE_PAGE_BYTES == 8192
+    with sqlite3.connect(tmp_path / "old.db") as raw:
+        raw.execute("PRAGMA journal_mode=WAL")
+        raw.execute("CREATE TABLE unrelated (x INTEGER)")
+    old = EventStore(f"sqlite:///{tmp_path / 'old.db'}")
+    experiment = Experiment(key="pages", start=date(2026, 1, 1), metrics=(Metric("buy", "conversion"),),
+                            campaigns=(Campaign("champion", arms=(Arm("control", 0.5, control=True),
+                                                                   Arm("offer", 0.5))),))
+    old.register_experiment(experiment)
+    people = pd.DataFrame({"unit_id": [f"u{i}" for i in range(50)], "segment": "champion"})
+    old.save_assignments(assign(experiment, people, Project(holdout_fraction=0.0)).assignments)
+    stored = old.assignments("pages")
+    logged = old.log_exposures(stored.assign(timestamp="2026-01-02T00:00:00Z")[
+        ["experiment", "unit_id", "segment", "arm", "timestamp"]])
+    assert logged.inserted == 50 and old.count("exposures") == 50
+    with sqlite3.connect(tmp_path / "old.db") as raw:
+        assert raw.execute("PRAGMA page_size").fetchone()[0] == 4096
+        assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_big_batch_checked_beside_its_reader_thread_stores_what_the_plain_path_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From THREADED_ROWS rows a batch's assignments are read and matched on a second thread
+    while the other checks run; the stored rows, first exposures, quarantine and counts are
+    exactly those of the same batch checked on one thread. The batch mixes good rows with
+    every kind of refusal (unknown unit, holdout unit, wrong arm, wrong segment, unknown
+    experiment, bad timestamp, blank id), repeated rows and a unit exposed twice."""
+    import liftlab.store.event_store as event_store
+
+    rng = np.random.default_rng(7)
+    people = pd.DataFrame({"unit_id": [f"u{i}" for i in range(15_000)],
+                           "segment": rng.choice(["at_risk", "champion"], 15_000)})
+    assigned = assign(EXPERIMENT, people, PROJECT).assignments
+    sends = assigned[assigned["arm"].notna()].sample(frac=1.0, random_state=3)
+    rows = pd.DataFrame({"experiment": sends["experiment"], "unit_id": sends["unit_id"],
+                         "segment": sends["segment"], "arm": sends["arm"], "channel": "email",
+                         "timestamp": pd.Timestamp("2026-10-02", tz="UTC")
+                         + pd.to_timedelta(rng.integers(0, 86_400 * 5, len(sends)), unit="s")})
+    holdout = assigned[assigned["holdout"]].iloc[:20]
+    broken = pd.DataFrame({
+        "experiment": ["store-test"] * 6 + ["nope"],
+        "unit_id": ["ghost", holdout["unit_id"].iloc[0], rows["unit_id"].iloc[0], rows["unit_id"].iloc[1],
+                    rows["unit_id"].iloc[2], "  ", rows["unit_id"].iloc[3]],
+        "segment": [rows["segment"].iloc[0], holdout["segment"].iloc[0], rows["segment"].iloc[0], "hibernating",
+                    rows["segment"].iloc[2], "at_risk", rows["segment"].iloc[3]],
+        "arm": [rows["arm"].iloc[0], "control", "wrong-arm", rows["arm"].iloc[1], rows["arm"].iloc[2], "offer",
+                rows["arm"].iloc[3]],
+        "channel": "email",
+        "timestamp": [pd.Timestamp("2026-10-03", tz="UTC")] * 4 + [pd.NaT, pd.Timestamp("2026-10-03", tz="UTC"),
+                                                                   pd.Timestamp("2026-10-03", tz="UTC")],
+    })
+    earlier = rows.iloc[:50].assign(timestamp=pd.Timestamp("2026-10-01 12:00", tz="UTC"))
+    batch = pd.concat([rows, broken, rows.iloc[:100], earlier], ignore_index=True)
+    assert len(batch) >= event_store.THREADED_ROWS
+
+    readers = []
+    check = event_store.check_exposures
+
+    def checking(*args: object, **kwargs: object) -> object:
+        readers.append(kwargs.get("reader"))
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(event_store, "check_exposures", checking)
+
+    def load(name: str) -> tuple[object, ...]:
+        store = EventStore(f"sqlite:///{tmp_path / name}")
+        store.register_experiment(EXPERIMENT)
+        store.save_assignments(assigned)
+        counts = store.log_exposures(batch, source="sends.csv")
+        with store.engine.connect() as conn:
+            stored = pd.read_sql_query("SELECT * FROM exposures ORDER BY event_id", conn)
+        quarantined = store.quarantine()[["kind", "source", "line", "reason", "payload"]]
+        return counts, stored, _first_exposures(store)[0], quarantined
+
+    threaded = load("threaded.db")
+    monkeypatch.setattr(event_store, "THREADED_ROWS", 10**9)
+    plain = load("plain.db")
+    assert readers[0] is not None and readers[-1] is None  # each path was taken
+    assert threaded[0] == plain[0]
+    assert threaded[0].rejected == 7 and threaded[0].inserted == len(rows) + 50
+    for found, expected in zip(threaded[1:], plain[1:], strict=True):
+        pd.testing.assert_frame_equal(found, expected)

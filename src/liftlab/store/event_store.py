@@ -22,7 +22,7 @@ import itertools
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,9 @@ from liftlab.store.sqlio import (
 from liftlab.store.urls import parse_store_url, shown
 
 CHUNK_ROWS = 200_000
+# From this many rows a batch's assignments are read on a second thread (smaller batches read
+# them in a few milliseconds, less than starting a thread).
+THREADED_ROWS = 10_000
 
 
 def _masked(exc: BaseException, url: URL) -> str:
@@ -296,13 +299,17 @@ class EventStore:
         are ISO 8601 (naive = UTC) or epoch seconds, or text in `date_format` (e.g. '%d.%m.%Y').
         """
         total = LogCounts()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="liftlab-assignments") as reader:
+        with ExitStack() as stack:
+            reader: ThreadPoolExecutor | None = None
             for frame, at in _paused_gc(_batches(data, first_line, lines)):
-                # The stored assignments are read and matched on the reader thread while the
-                # checks that need none run here; the rows come in first-exposure key order,
-                # the order `_store` inserts them in.
+                # A big batch's stored assignments are read and matched on a reader thread
+                # while the checks that need none run here; the rows come in first-exposure
+                # key order, the order `_store` inserts them in.
+                if reader is None and len(frame) >= THREADED_ROWS:
+                    reader = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="liftlab-assignments"))
                 read = _Remembered(self._assignment_lookup)
-                checked = check_exposures(frame, read, lines=at, date_format=date_format, order="key", reader=reader)
+                checked = check_exposures(frame, read, lines=at, date_format=date_format, order="key",
+                                          reader=reader if len(frame) >= THREADED_ROWS else None)
                 if not _inside_every_version(self.engine, checked.valid):
                     outside, _ = outside_dates(self.engine, checked.valid, read.last)
                     if outside.any():  # rare: find those rows' lines, quarantine them, check the rest
