@@ -850,3 +850,19 @@ def test_a_big_batch_checked_beside_its_reader_thread_stores_what_the_plain_path
     assert threaded[0].rejected == 7 and threaded[0].inserted == len(rows) + 50
     for found, expected in zip(threaded[1:], plain[1:], strict=True):
         pd.testing.assert_frame_equal(found, expected)
+
+
+def test_an_in_memory_store_logs_a_big_batch_on_its_own_thread() -> None:
+    """An in-memory SQLite store has one database per thread, so a batch big enough for the
+    reader thread is checked on the calling thread instead: every row is stored."""
+    from liftlab.store.event_store import THREADED_ROWS
+
+    store = EventStore("sqlite://")
+    store.register_experiment(EXPERIMENT)
+    people = pd.DataFrame({"unit_id": [f"u{i}" for i in range(THREADED_ROWS + 2_000)], "segment": "champion"})
+    assigned = assign(EXPERIMENT, people, Project(holdout_fraction=0.0)).assignments
+    store.save_assignments(assigned)
+    sends = assigned.assign(timestamp="2026-10-02T00:00:00Z")[["experiment", "unit_id", "segment", "arm", "timestamp"]]
+    logged = store.log_exposures(sends)
+    assert logged.inserted == len(sends) and logged.rejected == 0
+    assert store.count("exposures") == len(sends)

@@ -32,6 +32,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.pool import SingletonThreadPool
 from sqlmodel import SQLModel, create_engine
 
 from liftlab.config.model import Experiment
@@ -96,6 +97,9 @@ class EventStore:
             self.engine: Engine = create_engine(parsed, connect_args=self._connect_args(parsed.get_backend_name()))
         except Exception as exc:  # noqa: BLE001 — any driver error becomes one clear line
             raise StoreError(f"cannot open event store {self.shown_url}: {_masked(exc, parsed)}") from None
+        # An in-memory SQLite database lives in one connection per thread (SingletonThreadPool):
+        # another thread would open an empty one, so such a store reads on the calling thread.
+        self._shared_connections = not isinstance(self.engine.pool, SingletonThreadPool)
         dialect = self.engine.dialect.name
         if dialect not in RETIRED_TRIGGER:
             raise StoreError(f"cannot open event store {self.shown_url}: liftlab's store runs on SQLite or "
@@ -305,11 +309,12 @@ class EventStore:
                 # A big batch's stored assignments are read and matched on a reader thread
                 # while the checks that need none run here; the rows come in first-exposure
                 # key order, the order `_store` inserts them in.
-                if reader is None and len(frame) >= THREADED_ROWS:
+                threaded = len(frame) >= THREADED_ROWS and self._shared_connections
+                if reader is None and threaded:
                     reader = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="liftlab-assignments"))
                 read = _Remembered(self._assignment_lookup)
                 checked = check_exposures(frame, read, lines=at, date_format=date_format, order="key",
-                                          reader=reader if len(frame) >= THREADED_ROWS else None)
+                                          reader=reader if threaded else None)
                 if not _inside_every_version(self.engine, checked.valid):
                     outside, _ = outside_dates(self.engine, checked.valid, read.last)
                     if outside.any():  # rare: find those rows' lines, quarantine them, check the rest
