@@ -204,7 +204,7 @@ def _columns(**columns: np.ndarray) -> pd.DataFrame:
 
 
 def _given_ids(frame: pd.DataFrame, good: np.ndarray) -> pd.Series | None:
-    """The source's own `event_id` values of the rows that passed, or None without that column."""
+    """The source's own `event_id` values of the rows `good` marks, or None without that column."""
     if "event_id" not in frame.columns:
         return None
     return frame["event_id"][good].reset_index(drop=True)
@@ -310,11 +310,11 @@ def check_exposures(
     reads SQLite that way, on a thread, without holding Python's lock). An exposure must
     match its unit's assignment: same segment, same arm, and never a global-holdout unit.
     Timestamps are read as `liftlab.timestamps` says (ISO 8601 or epoch seconds), or in
-    `date_format` when one is named. The valid rows come in `order`: "event_id", "key"
-    (`FIRST_EXPOSURE_KEY`, the order the store inserts them in) or "input" (the batch's).
+    `date_format` when one is named. The valid rows come in `order`: "event_id" or "key"
+    (`FIRST_EXPOSURE_KEY`, the order the store inserts them in).
     """
-    if order not in ("event_id", "key", "input"):
-        raise ValueError(f"order must be 'event_id', 'key' or 'input', not {order!r}")
+    if order not in ("event_id", "key"):
+        raise ValueError(f"order must be 'event_id' or 'key', not {order!r}")
     frame = frame.reset_index(drop=True)
     reasons = _Reasons(len(frame))
     experiment = _text(frame, "experiment", reasons)
@@ -330,16 +330,14 @@ def check_exposures(
 
     # Row by row work that needs no assignments, for the rows still standing (their text is
     # storable): event ids and the order to store them in.
-    standing = np.flatnonzero(~reasons.bad)
+    still = ~reasons.bad
+    standing = np.flatnonzero(still)
     fields = {"experiment": experiment, "unit_id": unit, "segment": segment, "arm": arm, "ts": ts}
     kept = _columns(**{name: values[standing] for name, values in fields.items()}) \
         if len(standing) < len(frame) else _columns(**fields)
-    given = frame["event_id"].take(standing).reset_index(drop=True) if "event_id" in frame.columns else None
-    ids, sequence = _event_ids(given, kept, "x", ordered=order == "event_id")
+    ids, sequence = _event_ids(_given_ids(frame, still), kept, "x", ordered=order == "event_id")
     if order == "key" and len(standing):
         sequence = key_order(kept, FIRST_EXPOSURE_KEY)
-    elif order == "input":
-        sequence = np.arange(len(standing))
 
     assignments, at = matched()
     registered = assignments.attrs.get("registered", set())
